@@ -1,0 +1,93 @@
+// Command docsearch is the search service for the metadata of medical
+// documents: `serve` runs it, `up` runs it with embedded ClickHouse and Kafka
+// on one machine, and the other subcommands prepare machines and talk to it.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+)
+
+// command is one subcommand.
+type command struct {
+	summary string
+	run     func(ctx context.Context, log *slog.Logger, args []string) error
+}
+
+func commands() map[string]command {
+	return map[string]command{
+		"serve": {"run the search service and the indexer against ClickHouse and Kafka", runServe},
+		"up":    {"run everything on this machine: embedded ClickHouse, Kafka and the service (make run)", runUp},
+		"kafka": {"run the embedded Kafka broker alone", runKafka},
+		"setup": {"prepare this machine: fetch libchdb, install and start PostgreSQL", runSetup},
+	}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if err := dispatch(ctx, log, os.Args[1:], os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "docsearch:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+func dispatch(ctx context.Context, log *slog.Logger, args []string, usageOut io.Writer) error {
+	cmds := commands()
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(usageOut, cmds)
+		if len(args) == 0 {
+			return errors.New("no command given")
+		}
+		return nil
+	}
+	c, ok := cmds[args[0]]
+	if !ok {
+		usage(usageOut, cmds)
+		return fmt.Errorf("unknown command %q", args[0])
+	}
+	return c.run(ctx, log, args[1:])
+}
+
+func usage(w io.Writer, cmds map[string]command) {
+	names := make([]string, 0, len(cmds))
+	for n := range cmds {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	fmt.Fprintln(w, "usage: docsearch <command> [flags]   (docsearch <command> -h for its flags)")
+	fmt.Fprintln(w, "\ncommands:")
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-8s %s\n", n, cmds[n].summary)
+	}
+}
+
+// flags is a flag set whose every flag can also come from DOCSEARCH_<NAME>.
+type flags struct{ *flag.FlagSet }
+
+func newFlags(name string) flags {
+	return flags{flag.NewFlagSet("docsearch "+name, flag.ContinueOnError)}
+}
+
+func envName(flagName string) string {
+	return "DOCSEARCH_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+func (f flags) str(p *string, name, def, usage string) {
+	if v, ok := os.LookupEnv(envName(name)); ok {
+		def = v
+	}
+	f.StringVar(p, name, def, usage+" (env "+envName(name)+")")
+}

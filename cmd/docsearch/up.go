@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/docsearch/docsearch/loadtest/stack"
+)
+
+// runUp is `make run`: embedded ClickHouse and Kafka plus the service, data
+// under one directory, all stopped by Ctrl-C.
+func runUp(ctx context.Context, log *slog.Logger, args []string) error {
+	fs := newFlags("up")
+	var cfg serveConfig
+	var data, chembed, lib, chHTTP string
+	cfg.register(fs)
+	fs.str(&data, "data", ".data", "directory of ClickHouse's and Kafka's data; kept across runs")
+	fs.str(&chembed, "chembed", "", "embedded ClickHouse launcher (default: chembed beside this binary)")
+	fs.str(&lib, "libchdb", "", "libchdb.so (default: fetched once into the cache)")
+	fs.str(&chHTTP, "clickhouse-http", "127.0.0.1:8123", "ClickHouse HTTP address")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if chembed == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("finding chembed: %w", err)
+		}
+		chembed = filepath.Join(filepath.Dir(exe), "chembed")
+	}
+	if _, err := os.Stat(chembed); err != nil {
+		return fmt.Errorf("embedded clickhouse launcher: %w (make build makes it)", err)
+	}
+	if lib == "" {
+		cache, err := stack.DefaultCacheDir()
+		if err != nil {
+			return err
+		}
+		if lib, err = stack.DefaultLibchdb().Ensure(ctx, log, cache); err != nil {
+			return err
+		}
+	}
+	host, tcpPort, err := splitHostPort(cfg.clickhouse.addr)
+	if err != nil {
+		return fmt.Errorf("clickhouse address: %w", err)
+	}
+	_, httpPort, err := splitHostPort(chHTTP)
+	if err != nil {
+		return fmt.Errorf("clickhouse http address: %w", err)
+	}
+
+	ch, err := stack.StartClickHouse(ctx, log, stack.ClickHouseConfig{
+		Binary: chembed, Lib: lib, DataDir: filepath.Join(data, "clickhouse"),
+		Host: host, TCPPort: tcpPort, HTTPPort: httpPort, Stderr: os.Stderr,
+	})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := ch.Stop(); err != nil {
+			log.Error("stopping clickhouse", "err", err)
+		}
+		log.Info("clickhouse stopped")
+	}()
+	k, err := startKafka(log, cfg.kafka, filepath.Join(data, "kafka"), cfg.topics)
+	if err != nil {
+		return err
+	}
+	defer k.Stop()
+
+	// The service must not outlive the server it stands on.
+	serveCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	crashed := make(chan struct{})
+	go func() {
+		select {
+		case <-ch.Exited():
+			close(crashed)
+			cancel()
+		case <-serveCtx.Done():
+		}
+	}()
+	err = serve(serveCtx, log, cfg, func() { welcome(cfg, chHTTP) })
+	select {
+	case <-crashed:
+		return fmt.Errorf("embedded clickhouse exited unexpectedly (see its log above)")
+	default:
+		return err
+	}
+}
+
+func welcome(cfg serveConfig, chHTTP string) {
+	fmt.Fprintf(os.Stderr, `
+docsearch is up (Ctrl-C stops everything):
+  gRPC search API   %s   (health, reflection)
+  metrics           http://%s/metrics
+  ClickHouse        native %s, HTTP http://%s
+  Kafka             %s   (topics %s, %s, %s)
+
+Try it:
+  grpcurl -plaintext %s grpc.health.v1.Health/Check
+  curl 'http://%s/?query=SHOW+DATABASES'
+
+`, cfg.grpcAddr, cfg.metricsAddr, cfg.clickhouse.addr, chHTTP, cfg.kafka,
+		cfg.topics.source, cfg.topics.deadLetter, cfg.topics.changes, cfg.grpcAddr, chHTTP)
+}

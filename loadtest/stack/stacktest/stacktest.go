@@ -1,0 +1,352 @@
+// Package stacktest gives integration tests the real components: one embedded
+// ClickHouse server, one Kafka broker and the local PostgreSQL per test binary,
+// started on first use, and a database or topic of its own for every test,
+// dropped when the test ends. Tests use it from TestMain:
+//
+//	var env = stacktest.New()
+//
+//	func TestMain(m *testing.M) { os.Exit(env.Run(m)) }
+//
+// Addresses in the environment reuse running servers instead:
+// DOCSEARCH_TEST_CLICKHOUSE (native host:port), DOCSEARCH_TEST_KAFKA (bootstrap
+// host:port), DOCSEARCH_TEST_POSTGRES (a DSN). There are no mocks here.
+package stacktest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/jackc/pgx/v5"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/docsearch/docsearch/loadtest/stack"
+)
+
+// Env holds the components of one test binary.
+type Env struct {
+	binOnce  sync.Once
+	bin, lib string
+	binErr   error
+
+	chOnce sync.Once
+	chAddr string
+	chErr  error
+	ch     *stack.ClickHouse
+
+	kOnce sync.Once
+	kAddr string
+	kErr  error
+	k     *stack.Kafka
+
+	pgOnce sync.Once
+	pgDSN  string
+	pgErr  error
+
+	tmp string
+}
+
+// New returns an Env that starts nothing until a test asks.
+func New() *Env { return &Env{} }
+
+// Run runs the tests and then stops whatever was started.
+func (e *Env) Run(m *testing.M) int {
+	code := m.Run()
+	e.Close()
+	return code
+}
+
+// Close stops the servers this Env started.
+func (e *Env) Close() {
+	if e.ch != nil {
+		_ = e.ch.Stop()
+	}
+	if e.k != nil {
+		e.k.Stop()
+	}
+	if e.tmp != "" {
+		_ = os.RemoveAll(e.tmp)
+	}
+}
+
+func (e *Env) tempDir() (string, error) {
+	if e.tmp == "" {
+		d, err := os.MkdirTemp("", "docsearch-test-")
+		if err != nil {
+			return "", err
+		}
+		e.tmp = d
+	}
+	return e.tmp, nil
+}
+
+// ClickHouseAddr is the native address of the test server, started on first use.
+func (e *Env) ClickHouseAddr(t testing.TB) string {
+	t.Helper()
+	e.chOnce.Do(func() {
+		if a := os.Getenv("DOCSEARCH_TEST_CLICKHOUSE"); a != "" {
+			e.chAddr = a
+			return
+		}
+		e.chAddr, e.chErr = e.startClickHouse()
+	})
+	if e.chErr != nil {
+		t.Fatalf("embedded clickhouse: %v", e.chErr)
+	}
+	return e.chAddr
+}
+
+func (e *Env) startClickHouse() (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	bin, lib, err := e.launcher(ctx)
+	if err != nil {
+		return "", err
+	}
+	ch, err := stack.StartClickHouse(ctx, nil, stack.ClickHouseConfig{
+		Binary: bin, Lib: lib, DataDir: filepath.Join(e.tmp, "clickhouse"),
+	})
+	if err != nil {
+		return "", err
+	}
+	e.ch = ch
+	return ch.Addr, nil
+}
+
+// Launcher returns the chembed binary and libchdb, for tests that run servers
+// of their own (restarts, clusters).
+func (e *Env) Launcher(t testing.TB) (binary, lib string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	bin, lib, err := e.launcher(ctx)
+	if err != nil {
+		t.Fatalf("embedded clickhouse: %v", err)
+	}
+	return bin, lib
+}
+
+func (e *Env) launcher(ctx context.Context) (binary, lib string, err error) {
+	e.binOnce.Do(func() {
+		var cache, dir string
+		if cache, e.binErr = stack.DefaultCacheDir(); e.binErr != nil {
+			return
+		}
+		if e.lib, e.binErr = stack.DefaultLibchdb().Ensure(ctx, nil, cache); e.binErr != nil {
+			return
+		}
+		if dir, e.binErr = e.tempDir(); e.binErr != nil {
+			return
+		}
+		e.bin, e.binErr = chembed(ctx, dir)
+	})
+	return e.bin, e.lib, e.binErr
+}
+
+// chembed finds the launcher: DOCSEARCH_CHEMBED, or a fresh build of cmd/chembed.
+func chembed(ctx context.Context, dir string) (string, error) {
+	if p := os.Getenv("DOCSEARCH_CHEMBED"); p != "" {
+		return p, nil
+	}
+	out := filepath.Join(dir, "chembed")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "github.com/docsearch/docsearch/cmd/chembed")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building chembed: %w: %s", err, b)
+	}
+	return out, nil
+}
+
+// ClickHouse is a database of the test's own on the test server.
+type ClickHouse struct {
+	// Addr is the server's native address.
+	Addr string
+	// Database is the test's database, dropped when the test ends.
+	Database string
+	// Conn is a connection pool whose default database is Database.
+	Conn driver.Conn
+}
+
+// ClickHouse creates a database for t and connects to it.
+func (e *Env) ClickHouse(t testing.TB) ClickHouse {
+	t.Helper()
+	addr := e.ClickHouseAddr(t)
+	db := Name(t, "t")
+	admin := connect(t, addr, "default")
+	ctx := context.Background()
+	if err := admin.Exec(ctx, "CREATE DATABASE "+db+" ENGINE = Atomic"); err != nil {
+		t.Fatalf("creating database %s: %v", db, err)
+	}
+	conn := connect(t, addr, db)
+	t.Cleanup(func() {
+		_ = conn.Close()
+		if err := admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db+" SYNC"); err != nil {
+			t.Errorf("dropping database %s: %v", db, err)
+		}
+		_ = admin.Close()
+	})
+	return ClickHouse{Addr: addr, Database: db, Conn: conn}
+}
+
+func connect(t testing.TB, addr, db string) driver.Conn {
+	t.Helper()
+	conn, err := clickhouse.Open(&clickhouse.Options{
+		Addr: []string{addr},
+		Auth: clickhouse.Auth{Database: db},
+	})
+	if err != nil {
+		t.Fatalf("connecting to clickhouse at %s: %v", addr, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := conn.Ping(ctx); err != nil {
+		t.Fatalf("pinging clickhouse at %s: %v", addr, err)
+	}
+	return conn
+}
+
+// KafkaAddr is the bootstrap address of the test broker, started on first use.
+func (e *Env) KafkaAddr(t testing.TB) string {
+	t.Helper()
+	e.kOnce.Do(func() {
+		if a := os.Getenv("DOCSEARCH_TEST_KAFKA"); a != "" {
+			e.kAddr = a
+			return
+		}
+		k, err := stack.StartKafka(nil, stack.KafkaConfig{})
+		if err != nil {
+			e.kErr = err
+			return
+		}
+		e.k, e.kAddr = k, k.Addr
+	})
+	if e.kErr != nil {
+		t.Fatalf("embedded kafka: %v", e.kErr)
+	}
+	return e.kAddr
+}
+
+// Topic creates a topic for t with the given partitions and deletes it when
+// the test ends.
+func (e *Env) Topic(t testing.TB, partitions int) string {
+	t.Helper()
+	addr := e.KafkaAddr(t)
+	name := strings.ReplaceAll(Name(t, "t"), "_", "-")
+	conn, err := controller(addr)
+	if err != nil {
+		t.Fatalf("kafka controller at %s: %v", addr, err)
+	}
+	defer conn.Close()
+	if err := conn.CreateTopics(kafka.TopicConfig{Topic: name, NumPartitions: partitions, ReplicationFactor: 1}); err != nil {
+		t.Fatalf("creating topic %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		c, err := controller(addr)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		_ = c.DeleteTopics(name)
+	})
+	return name
+}
+
+func controller(addr string) (*kafka.Conn, error) {
+	conn, err := kafka.Dial("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	b, err := conn.Controller()
+	if err != nil {
+		return nil, err
+	}
+	return kafka.Dial("tcp", net.JoinHostPort(b.Host, strconv.Itoa(b.Port)))
+}
+
+// PostgresDSN is the DSN of the local server, made ready on first use.
+func (e *Env) PostgresDSN(t testing.TB) string {
+	t.Helper()
+	e.pgOnce.Do(func() {
+		if d := os.Getenv("DOCSEARCH_TEST_POSTGRES"); d != "" {
+			e.pgDSN = d
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		e.pgDSN = stack.DefaultPostgresDSN
+		e.pgErr = stack.EnsurePostgres(ctx, slog.New(slog.DiscardHandler), stack.PostgresConfig{DSN: e.pgDSN})
+	})
+	if e.pgErr != nil {
+		t.Fatalf("postgresql: %v", e.pgErr)
+	}
+	return e.pgDSN
+}
+
+// Postgres creates a database for t and returns its DSN; it is dropped when the
+// test ends.
+func (e *Env) Postgres(t testing.TB) string {
+	t.Helper()
+	dsn := e.PostgresDSN(t)
+	db := Name(t, "t")
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatalf("connecting to postgresql: %v", err)
+	}
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+db); err != nil {
+		t.Fatalf("creating database %s: %v", db, err)
+	}
+	t.Cleanup(func() {
+		defer admin.Close(context.Background())
+		if _, err := admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db+" WITH (FORCE)"); err != nil {
+			t.Errorf("dropping database %s: %v", db, err)
+		}
+	})
+	return withDatabase(dsn, db)
+}
+
+// withDatabase swaps the database of a URL or key=value DSN.
+func withDatabase(dsn, db string) string {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		base, query, _ := strings.Cut(dsn, "?")
+		i := strings.LastIndex(base, "/")
+		if i > len("postgres://") {
+			base = base[:i]
+		}
+		out := base + "/" + db
+		if query != "" {
+			out += "?" + query
+		}
+		return out
+	}
+	return dsn + " dbname=" + db
+}
+
+// Name makes a unique identifier for t that is safe as a database or topic name.
+func Name(t testing.TB, prefix string) string {
+	n := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '_'
+	}, strings.ToLower(t.Name()))
+	if len(n) > 40 {
+		n = n[:40]
+	}
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return prefix + "_" + strings.Trim(n, "_") + "_" + hex.EncodeToString(b[:])
+}
