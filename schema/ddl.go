@@ -1,0 +1,113 @@
+package schema
+
+// PeriodExpr is the partition expression of the document tables and the
+// period recorded in patient_periods; both must agree so a period names a
+// partition. Years keep a patient's search to a handful of parts (see
+// docs/schema.md).
+const PeriodExpr = "toYear(created_at)"
+
+// Versions: the indexer stores VersionLive(lsn) for a document's state at its
+// current key (including a delete) and VersionMoved(lsn) for the deletion row it
+// writes at a key the document left. So at one key the newer state always wins,
+// and a state wins over a deletion made by the same change.
+
+// VersionLive is the stored version of the state a change leaves at its key.
+func VersionLive(lsn uint64) uint64 { return lsn<<1 | 1 }
+
+// VersionMoved is the stored version of the deletion a change leaves at the
+// key a document moved away from.
+func VersionMoved(lsn uint64) uint64 { return lsn << 1 }
+
+// LSN recovers the source log position from a stored version.
+func LSN(version uint64) uint64 { return version >> 1 }
+
+// documentColumns is one column list for the main table and the population
+// tables, so a materialized view copies rows as they are. attributes is for
+// filtering: one subcolumn per attribute, nulls and empty arrays left out (no
+// predicate matches them). attributes_raw is the source's object as it came,
+// returned in results.
+const documentColumns = `(
+	id              UUID,
+	patient_id      Int64,
+	created_at      DateTime64(6, 'UTC'),
+	doc_type        LowCardinality(String),
+	status          LowCardinality(String),
+	organization_id Int64,
+	author_id       Int64,
+	updated_at      DateTime64(6, 'UTC'),
+	attributes      JSON(max_dynamic_paths = 1024),
+	attributes_raw  String CODEC(ZSTD(3)),
+	link_types      Array(LowCardinality(String)),
+	link_targets    Array(UUID),
+	version         UInt64,
+	is_deleted      UInt8,
+	source_ts       DateTime64(3, 'UTC'),
+	INDEX link_targets_bf link_targets TYPE bloom_filter(0.01) GRANULARITY 4
+)`
+
+var migrations = []Migration{
+	{Version: 1, Name: "documents, keys, periods, population tables", Statements: []string{
+		// Patient search reads one key range per partition, newest first.
+		`CREATE TABLE IF NOT EXISTS {db}.documents ` + documentColumns + `
+		ENGINE = ReplacingMergeTree(version, is_deleted)
+		PARTITION BY {period}
+		ORDER BY (patient_id, created_at, id)
+		SETTINGS index_granularity = 1024`,
+
+		// The current key of every document, so a key change or an id-only
+		// delete can delete the row at the old key. Deleted documents keep
+		// their entry (is_deleted = 1) so late replays are recognised as stale.
+		`CREATE TABLE IF NOT EXISTS {db}.document_keys (
+			id              UUID,
+			patient_id      Int64,
+			created_at      DateTime64(6, 'UTC'),
+			doc_type        LowCardinality(String),
+			organization_id Int64,
+			author_id       Int64,
+			version         UInt64,
+			is_deleted      UInt8
+		) ENGINE = ReplacingMergeTree(version)
+		ORDER BY id`,
+
+		// Which periods (partitions) hold a patient's documents, with an upper
+		// bound of the rows there; zero-sum rows vanish on merge.
+		`CREATE TABLE IF NOT EXISTS {db}.patient_periods (
+			patient_id Int64,
+			period     UInt16,
+			rows       UInt64
+		) ENGINE = SummingMergeTree(rows)
+		ORDER BY (patient_id, period)`,
+		`CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.patient_periods_mv TO {db}.patient_periods AS
+		SELECT patient_id, toUInt16({period}) AS period, toUInt64(is_deleted = 0) AS rows
+		FROM {db}.documents`,
+
+		// Population search by author, newest first.
+		`CREATE TABLE IF NOT EXISTS {db}.documents_by_author ` + documentColumns + `
+		ENGINE = ReplacingMergeTree(version, is_deleted)
+		PARTITION BY {period}
+		ORDER BY (author_id, created_at, id)`,
+		`CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.documents_by_author_mv TO {db}.documents_by_author AS
+		SELECT * FROM {db}.documents`,
+
+		// Population search by clinic and document type, newest first.
+		`CREATE TABLE IF NOT EXISTS {db}.documents_by_org ` + documentColumns + `
+		ENGINE = ReplacingMergeTree(version, is_deleted)
+		PARTITION BY {period}
+		ORDER BY (organization_id, doc_type, created_at, id)`,
+		`CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.documents_by_org_mv TO {db}.documents_by_org AS
+		SELECT * FROM {db}.documents`,
+
+		// The attribute registry: every attribute name seen or declared.
+		`CREATE TABLE IF NOT EXISTS {db}.attributes (
+			name          String,
+			type          LowCardinality(String),
+			array         UInt8,
+			source        LowCardinality(String),
+			first_seen    DateTime64(3, 'UTC'),
+			updated_at    DateTime64(6, 'UTC'),
+			conflicts     UInt64,
+			last_conflict String
+		) ENGINE = ReplacingMergeTree(updated_at)
+		ORDER BY name`,
+	}},
+}

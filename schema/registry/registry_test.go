@@ -1,0 +1,123 @@
+package registry_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"testing"
+
+	"github.com/docsearch/docsearch/cdc"
+	"github.com/docsearch/docsearch/loadtest/stack/stacktest"
+	"github.com/docsearch/docsearch/schema"
+	"github.com/docsearch/docsearch/schema/registry"
+)
+
+var env = stacktest.New()
+
+func TestMain(m *testing.M) { os.Exit(env.Run(m)) }
+
+func newRegistry(t *testing.T) (*registry.Registry, stacktest.ClickHouse) {
+	t.Helper()
+	ch := env.ClickHouse(t)
+	if err := schema.Apply(context.Background(), nil, ch.Conn, schema.Options{Database: ch.Database}); err != nil {
+		t.Fatal(err)
+	}
+	r := registry.New(ch.Conn, ch.Database, nil)
+	if err := r.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return r, ch
+}
+
+func TestObserveLearnsWidensAndReportsConflicts(t *testing.T) {
+	r, ch := newRegistry(t)
+	ctx := context.Background()
+	if _, err := r.Observe(ctx, map[string]registry.Observed{
+		"icd10": {Type: registry.String}, "bp_systolic": {Type: registry.Number}, "panels": {Type: registry.String, Array: true},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	conflicts, err := r.Observe(ctx, map[string]registry.Observed{
+		"icd10":       {Type: registry.String, Array: true}, // widens, no conflict
+		"bp_systolic": {Type: registry.String},              // conflict
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(conflicts) != 1 || conflicts[0].Name != "bp_systolic" || conflicts[0].Conflicts != 1 {
+		t.Fatalf("conflicts = %+v, want one on bp_systolic", conflicts)
+	}
+	// Another replica sees the same through ClickHouse.
+	other := registry.New(ch.Conn, ch.Database, nil)
+	if err := other.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	bp, ok := other.Lookup("bp_systolic")
+	if !ok || bp.Type != registry.Number || bp.Conflicts != 1 || bp.LastConflict == "" || bp.Source != registry.Learned {
+		t.Fatalf("bp_systolic = %+v, %v: the type must stay number with the conflict counted", bp, ok)
+	}
+	icd, _ := other.Lookup("icd10")
+	if !icd.Array || icd.Type != registry.String {
+		t.Fatalf("icd10 = %+v, want an array of string", icd)
+	}
+	if got := other.Names(); len(got) != 3 || got[0] != "bp_systolic" || got[2] != "panels" {
+		t.Fatalf("names = %v", got)
+	}
+}
+
+func TestDeclare(t *testing.T) {
+	r, _ := newRegistry(t)
+	ctx := context.Background()
+	if _, err := r.Observe(ctx, map[string]registry.Observed{"visit_date": {Type: registry.String}}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := r.Declare(ctx, "visit_date", registry.Date, false)
+	if err != nil || a.Type != registry.Date || a.Source != registry.Declared || a.FirstSeen.IsZero() {
+		t.Fatalf("declare over learned: %+v, %v", a, err)
+	}
+	// Date values arrive as strings: no conflict.
+	if c, err := r.Observe(ctx, map[string]registry.Observed{"visit_date": {Type: registry.String}}); err != nil || len(c) != 0 {
+		t.Fatalf("strings for a date: conflicts %v, %v", c, err)
+	}
+	if _, err := r.Declare(ctx, "visit_date", registry.Date, false); err != nil {
+		t.Fatalf("same declaration again: %v", err)
+	}
+	if _, err := r.Declare(ctx, "visit_date", registry.Number, false); !errors.Is(err, registry.ErrConflict) {
+		t.Fatalf("redeclare with another type: %v, want ErrConflict", err)
+	}
+	fresh, err := r.Declare(ctx, "discharge_at", registry.Timestamp, false)
+	if err != nil || !fresh.FirstSeen.IsZero() {
+		t.Fatalf("declare unseen: %+v, %v", fresh, err)
+	}
+	for _, bad := range []struct {
+		name string
+		t    registry.Type
+	}{{"", registry.String}, {"1abc", registry.String}, {"a-b", registry.String}, {"patient_id", registry.Number}, {"ok", "money"}} {
+		if _, err := r.Declare(ctx, bad.name, bad.t, false); !errors.Is(err, registry.ErrInvalid) {
+			t.Errorf("Declare(%q, %q) = %v, want ErrInvalid", bad.name, bad.t, err)
+		}
+	}
+}
+
+func TestClassify(t *testing.T) {
+	cases := []struct {
+		v    cdc.Value
+		want registry.Observed
+		ok   bool
+	}{
+		{cdc.StringValue("x"), registry.Observed{Type: registry.String}, true},
+		{cdc.IntValue(3), registry.Observed{Type: registry.Number}, true},
+		{cdc.DecimalValue("5.40"), registry.Observed{Type: registry.Number}, true},
+		{cdc.BoolValue(true), registry.Observed{Type: registry.Bool}, true},
+		{cdc.ArrayValue(cdc.IntValue(1), cdc.DecimalValue("2.5")), registry.Observed{Type: registry.Number, Array: true}, true},
+		{cdc.ArrayValue(cdc.StringValue("a")), registry.Observed{Type: registry.String, Array: true}, true},
+		{cdc.NullValue(), registry.Observed{}, false},
+		{cdc.ArrayValue(), registry.Observed{}, false},
+	}
+	for _, c := range cases {
+		got, ok := registry.Classify(c.v)
+		if got != c.want || ok != c.ok {
+			t.Errorf("Classify(%v) = %+v, %v; want %+v, %v", c.v.Type, got, ok, c.want, c.ok)
+		}
+	}
+}
