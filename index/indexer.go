@@ -1,0 +1,353 @@
+package index
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/docsearch/docsearch/cdc"
+	"github.com/docsearch/docsearch/schema/registry"
+)
+
+// Config says where the indexer reads and writes.
+type Config struct {
+	// Brokers are Kafka bootstrap addresses.
+	Brokers []string
+	// Topic is the Debezium topic of the documents table.
+	Topic string
+	// GroupID is the consumer group; a new group starts from the earliest offset.
+	GroupID string
+	// DeadLetterTopic receives events that cannot be indexed.
+	DeadLetterTopic string
+	// ChangesTopic receives a notification per changed document; empty disables them.
+	ChangesTopic string
+	// Database holds docsearch's ClickHouse tables.
+	Database string
+	// BatchSize bounds the events of one batch; zero means 10000.
+	BatchSize int
+	// BatchWait bounds how long a batch waits for more events after its first;
+	// zero means 100 ms. It bounds the save-to-searchable delay.
+	BatchWait time.Duration
+	// RetryBackoff is the first wait before retrying a failed batch; zero means
+	// 500 ms, doubling up to 30 s.
+	RetryBackoff time.Duration
+	// SessionTimeout is how long the group waits for a silent member (a killed
+	// indexer) before handing its partitions to others; zero means 10 s.
+	SessionTimeout time.Duration
+}
+
+// Validate reports a config the indexer cannot run with, and fills defaults.
+func (c *Config) Validate() error {
+	switch {
+	case len(c.Brokers) == 0:
+		return errors.New("index: no Kafka brokers")
+	case c.Topic == "":
+		return errors.New("index: no source topic")
+	case c.GroupID == "":
+		return errors.New("index: no consumer group")
+	case c.DeadLetterTopic == "":
+		return errors.New("index: no dead-letter topic")
+	case c.Database == "":
+		return errors.New("index: no ClickHouse database")
+	case c.BatchSize < 0 || c.BatchWait < 0 || c.RetryBackoff < 0 || c.SessionTimeout < 0:
+		return errors.New("index: negative batch size, wait, backoff or session timeout")
+	}
+	if c.SessionTimeout == 0 {
+		c.SessionTimeout = 10 * time.Second
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = 10000
+	}
+	if c.BatchWait == 0 {
+		c.BatchWait = 100 * time.Millisecond
+	}
+	if c.RetryBackoff == 0 {
+		c.RetryBackoff = 500 * time.Millisecond
+	}
+	return nil
+}
+
+// Registry is what the indexer needs of the attribute registry.
+type Registry interface {
+	Observe(ctx context.Context, seen map[string]registry.Observed) ([]registry.Attribute, error)
+}
+
+var _ Registry = (*registry.Registry)(nil)
+
+// source and sink are the parts of kafka-go the indexer uses.
+type source interface {
+	FetchMessage(ctx context.Context) (kafka.Message, error)
+	CommitMessages(ctx context.Context, msgs ...kafka.Message) error
+	Close() error
+}
+
+type sink interface {
+	WriteMessages(ctx context.Context, msgs ...kafka.Message) error
+	Close() error
+}
+
+// Indexer keeps ClickHouse a mirror of the documents topic.
+type Indexer struct {
+	cfg      Config
+	log      *slog.Logger
+	store    store
+	registry Registry
+	metrics  *Metrics
+	reader   source
+	dead     sink
+	changes  sink
+}
+
+// New builds an indexer; metrics may be nil.
+func New(cfg Config, log *slog.Logger, conn Conn, reg Registry, metrics *Metrics) (*Indexer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if metrics == nil {
+		metrics = NewMetrics(nil)
+	}
+	ix := &Indexer{
+		cfg: cfg, log: log, store: store{conn: conn, db: cfg.Database}, registry: reg, metrics: metrics,
+		reader: kafka.NewReader(kafka.ReaderConfig{
+			Brokers: cfg.Brokers, Topic: cfg.Topic, GroupID: cfg.GroupID,
+			StartOffset: kafka.FirstOffset, MinBytes: 1, MaxBytes: 16 << 20,
+			MaxWait: 50 * time.Millisecond, CommitInterval: 0,
+			SessionTimeout: cfg.SessionTimeout, RebalanceTimeout: cfg.SessionTimeout,
+			HeartbeatInterval: cfg.SessionTimeout / 4,
+		}),
+		dead: newWriter(cfg.Brokers, cfg.DeadLetterTopic),
+	}
+	if cfg.ChangesTopic != "" {
+		ix.changes = newWriter(cfg.Brokers, cfg.ChangesTopic)
+	}
+	return ix, nil
+}
+
+// newWriter acknowledges with every replica: kafka-go's default acknowledges
+// nothing and loses messages across a broker restart. Its own transport keeps
+// the process-wide one's stale topic metadata out of its way.
+func newWriter(brokers []string, topic string) *kafka.Writer {
+	return &kafka.Writer{
+		Addr: kafka.TCP(brokers...), Topic: topic, Balancer: &kafka.Hash{}, Transport: &kafka.Transport{},
+		RequiredAcks: kafka.RequireAll, BatchTimeout: 5 * time.Millisecond, MaxAttempts: 5,
+	}
+}
+
+// Close releases the Kafka clients.
+func (ix *Indexer) Close() error {
+	errs := []error{ix.reader.Close(), ix.dead.Close()}
+	if ix.changes != nil {
+		errs = append(errs, ix.changes.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Run indexes until ctx ends. A batch in hand when ctx ends is finished and
+// committed; a failing batch is retried with backoff, never skipped.
+func (ix *Indexer) Run(ctx context.Context) error {
+	for {
+		msgs, err := ix.fetch(ctx)
+		if len(msgs) > 0 {
+			if perr := ix.processWithRetry(ctx, msgs); perr != nil {
+				return perr
+			}
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("fetching from %s: %w", ix.cfg.Topic, err)
+		}
+	}
+}
+
+// fetch waits for one message, then gathers more for up to BatchWait.
+func (ix *Indexer) fetch(ctx context.Context) ([]kafka.Message, error) {
+	first, err := ix.reader.FetchMessage(ctx)
+	if err != nil {
+		return nil, err
+	}
+	msgs := []kafka.Message{first}
+	deadline := time.Now().Add(ix.cfg.BatchWait)
+	for len(msgs) < ix.cfg.BatchSize {
+		fctx, cancel := context.WithDeadline(ctx, deadline)
+		m, err := ix.reader.FetchMessage(fctx)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return msgs, ctx.Err()
+			}
+			break
+		}
+		msgs = append(msgs, m)
+	}
+	return msgs, nil
+}
+
+func (ix *Indexer) processWithRetry(ctx context.Context, msgs []kafka.Message) error {
+	// A batch in hand is finished even during shutdown, within a bound.
+	work, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+	defer cancel()
+	backoff := ix.cfg.RetryBackoff
+	for {
+		err := ix.process(work, msgs)
+		if err == nil {
+			return nil
+		}
+		ix.metrics.batchErrors.Inc()
+		ix.log.Error("indexing batch failed; retrying", "events", len(msgs), "err", err, "backoff", backoff)
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return fmt.Errorf("stopping with an unwritten batch (it will be replayed): %w", err)
+		}
+		backoff = min(backoff*2, 30*time.Second)
+	}
+}
+
+// process writes one batch: documents, dead letters, notifications, keys, and
+// only then commits the offsets. A crash anywhere replays the batch; everything
+// before the keys is repeated (at least once), nothing is lost.
+func (ix *Indexer) process(ctx context.Context, msgs []kafka.Message) error {
+	start := time.Now()
+	var changes []change
+	var dead []rejected
+	for i, m := range msgs {
+		c, err := cdc.Decode(m.Key, m.Value)
+		switch {
+		case errors.Is(err, cdc.ErrTruncate):
+			ix.log.Error("TRUNCATE of the documents table received: not applied; rebuild the index from PostgreSQL (docsearch backfill)",
+				"topic", m.Topic, "partition", m.Partition, "offset", m.Offset)
+			dead = append(dead, rejected{Index: i, Reason: err.Error()})
+			continue
+		case err != nil:
+			dead = append(dead, rejected{Index: i, Reason: err.Error()})
+			continue
+		}
+		ix.metrics.events.WithLabelValues(c.Kind.String()).Inc()
+		if c.Kind == cdc.Tombstone {
+			continue
+		}
+		changes = append(changes, change{Change: c, Index: i})
+	}
+
+	ids := make([]string, 0, len(changes))
+	seen := map[string]bool{}
+	for _, c := range changes {
+		if !seen[c.ID] {
+			seen[c.ID] = true
+			ids = append(ids, c.ID)
+		}
+	}
+	states, err := ix.store.keys(ctx, ids)
+	if err != nil {
+		return err
+	}
+	// Stored content for documents with a TOASTed change here; an earlier
+	// change in the batch, when there is one, takes its place in makePlan.
+	need := map[string]keyState{}
+	for _, c := range changes {
+		if st, ok := states[c.ID]; ok && !st.Deleted && c.Kind != cdc.Delete && needsStored(c.Row) {
+			need[c.ID] = st
+		}
+	}
+	stored, err := ix.store.contents(ctx, need)
+	if err != nil {
+		return err
+	}
+	p := makePlan(changes, states, stored)
+	dead = append(dead, p.rejected...)
+
+	if len(p.observed) > 0 && ix.registry != nil {
+		if _, err := ix.registry.Observe(ctx, p.observed); err != nil {
+			return err
+		}
+	}
+	if err := ix.store.writeDocs(ctx, p); err != nil {
+		return err
+	}
+	if err := ix.deadLetter(ctx, msgs, dead); err != nil {
+		return err
+	}
+	if err := ix.notify(ctx, p.notes); err != nil {
+		return err
+	}
+	if err := ix.store.writeKeys(ctx, p); err != nil {
+		return err
+	}
+	if err := ix.reader.CommitMessages(ctx, msgs...); err != nil {
+		return fmt.Errorf("committing offsets: %w", err)
+	}
+
+	now := time.Now()
+	ix.metrics.rows.Add(float64(len(p.docs)))
+	ix.metrics.stale.Add(float64(p.stale))
+	ix.metrics.batchSeconds.Observe(now.Sub(start).Seconds())
+	for _, c := range changes {
+		if !c.CommitTime.IsZero() {
+			ix.metrics.lag.Observe(now.Sub(c.CommitTime).Seconds())
+		}
+	}
+	ix.log.Debug("batch indexed", "events", len(msgs), "plan", p.String(), "took", now.Sub(start))
+	return nil
+}
+
+// Dead-letter headers.
+const (
+	HeaderReason    = "docsearch-reason"
+	HeaderTopic     = "docsearch-source-topic"
+	HeaderPartition = "docsearch-source-partition"
+	HeaderOffset    = "docsearch-source-offset"
+)
+
+func (ix *Indexer) deadLetter(ctx context.Context, msgs []kafka.Message, dead []rejected) error {
+	if len(dead) == 0 {
+		return nil
+	}
+	out := make([]kafka.Message, 0, len(dead))
+	for _, d := range dead {
+		m := msgs[d.Index]
+		out = append(out, kafka.Message{
+			Key: m.Key, Value: m.Value,
+			Headers: []kafka.Header{
+				{Key: HeaderReason, Value: []byte(d.Reason)},
+				{Key: HeaderTopic, Value: []byte(m.Topic)},
+				{Key: HeaderPartition, Value: []byte(strconv.Itoa(m.Partition))},
+				{Key: HeaderOffset, Value: []byte(strconv.FormatInt(m.Offset, 10))},
+			},
+		})
+		ix.log.Warn("event dead-lettered", "reason", d.Reason, "partition", m.Partition, "offset", m.Offset)
+	}
+	if err := ix.dead.WriteMessages(ctx, out...); err != nil {
+		return fmt.Errorf("writing %d dead letters: %w", len(out), err)
+	}
+	ix.metrics.deadLetters.Add(float64(len(out)))
+	return nil
+}
+
+func (ix *Indexer) notify(ctx context.Context, notes []Notification) error {
+	if ix.changes == nil || len(notes) == 0 {
+		return nil
+	}
+	out := make([]kafka.Message, 0, len(notes))
+	for _, n := range notes {
+		b, err := json.Marshal(n)
+		if err != nil {
+			return fmt.Errorf("encoding notification: %w", err)
+		}
+		out = append(out, kafka.Message{Key: []byte(strconv.FormatInt(n.PatientID, 10)), Value: b})
+	}
+	if err := ix.changes.WriteMessages(ctx, out...); err != nil {
+		return fmt.Errorf("publishing %d change notifications: %w", len(out), err)
+	}
+	return nil
+}
