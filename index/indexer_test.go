@@ -217,7 +217,8 @@ func TestMalformedEventsAreDeadLettered(t *testing.T) {
 }
 
 // A never-seen attribute is registered and filterable as soon as its
-// document is visible; a date-looking string stays a string.
+// document is visible; a date-looking string stays a string; numbers beyond
+// what ClickHouse holds are indexed too (approximated or left out of filters).
 func TestNewAttributeSearchableOnArrival(t *testing.T) {
 	h := newHarness(t)
 	h.start(t, "g-new")
@@ -225,7 +226,9 @@ func TestNewAttributeSearchableOnArrival(t *testing.T) {
 	h.produce(t, []event{encode(t, cdc.Change{Kind: cdc.Create, ID: id, Version: 7, CommitTime: time.Now(), Row: cdc.Row{
 		ID: id, PatientID: 42, DocType: "lab_result", Status: "signed", OrganizationID: 77, AuthorID: 5120,
 		CreatedAt: time.Date(2024, 3, 1, 10, 15, 30, 123456000, time.UTC), UpdatedAt: time.Now().UTC().Truncate(time.Microsecond),
-		Attributes: map[string]cdc.Value{"never_seen_before": cdc.StringValue("2024-03-01"), "score": cdc.DecimalValue("5.40")},
+		Attributes: map[string]cdc.Value{"never_seen_before": cdc.StringValue("2024-03-01"), "score": cdc.DecimalValue("5.40"),
+			// Numbers ClickHouse cannot hold must not block the batch.
+			"huge": cdc.DecimalValue("99999999999999999999"), "inf": cdc.DecimalValue("1e400")},
 	}}, false)})
 	ctx := context.Background()
 	deadline := time.Now().Add(30 * time.Second)

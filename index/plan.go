@@ -3,6 +3,8 @@ package index
 import (
 	"encoding/json"
 	"fmt"
+	"math"
+	"strconv"
 	"sort"
 	"strings"
 	"time"
@@ -253,12 +255,56 @@ func filterJSON(attrs map[string]cdc.Value, raw string, carried bool) (string, e
 	}
 	kept := make(map[string]cdc.Value, len(attrs))
 	for k, v := range attrs {
-		if v.Type == cdc.TypeNull || v.Type == cdc.TypeEmptyArray {
-			continue
+		if v, ok := filterValue(v); ok {
+			kept[k] = v
 		}
-		kept[k] = v
 	}
 	return rawAttributes(kept), nil
+}
+
+// filterValue makes a value storable in the JSON column, or drops it. ClickHouse
+// rejects a whole INSERT over one number it cannot hold, so an integer beyond
+// the unsigned 64-bit range is written as a float (approximate) and a number
+// beyond float64 (1e400) is left out: it can match no comparison anyway, and
+// attributes_raw keeps it exactly.
+func filterValue(v cdc.Value) (cdc.Value, bool) {
+	switch v.Type {
+	case cdc.TypeNull, cdc.TypeEmptyArray:
+		return v, false
+	case cdc.TypeInt, cdc.TypeDecimal:
+		return storableNumber(v)
+	}
+	if !v.Type.IsArray() {
+		return v, true
+	}
+	out := v
+	out.Elems = nil
+	for _, e := range v.Elems {
+		if e, ok := filterValue(e); ok {
+			out.Elems = append(out.Elems, e)
+		}
+	}
+	if len(out.Elems) == 0 {
+		return v, false
+	}
+	return out, true
+}
+
+func storableNumber(v cdc.Value) (cdc.Value, bool) {
+	if v.Type == cdc.TypeInt {
+		return v, true // fits int64
+	}
+	if _, err := strconv.ParseUint(v.Text, 10, 64); err == nil {
+		return v, true // an integer up to 2^64-1: stored as UInt64
+	}
+	f, err := strconv.ParseFloat(v.Text, 64)
+	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+		return v, false
+	}
+	if !strings.ContainsAny(v.Text, ".eE") { // a huge integer: make it a float
+		return cdc.DecimalValue(strconv.FormatFloat(f, 'e', -1, 64)), true
+	}
+	return v, true
 }
 
 func observe(into map[string]registry.Observed, attrs map[string]cdc.Value) {

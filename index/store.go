@@ -41,7 +41,7 @@ func (s store) keys(ctx context.Context, ids []string) (map[string]keyState, err
 		return out, nil
 	}
 	var rows []struct {
-		ID             string    `ch:"id"`
+		ID             string    `ch:"doc_id"`
 		PatientID      int64     `ch:"patient_id"`
 		CreatedAt      time.Time `ch:"created_at"`
 		DocType        string    `ch:"doc_type"`
@@ -50,7 +50,7 @@ func (s store) keys(ctx context.Context, ids []string) (map[string]keyState, err
 		Version        uint64    `ch:"version"`
 		IsDeleted      uint8     `ch:"is_deleted"`
 	}
-	q := "SELECT toString(id) AS id, patient_id, created_at, doc_type, organization_id, author_id, version, is_deleted FROM " +
+	q := "SELECT toString(id) AS doc_id, patient_id, created_at, doc_type, organization_id, author_id, version, is_deleted FROM " +
 		s.db + ".document_keys FINAL WHERE id IN ?"
 	if err := s.conn.Select(ctx, &rows, q, ids); err != nil {
 		return nil, fmt.Errorf("reading document keys: %w", err)
@@ -77,12 +77,12 @@ func (s store) contents(ctx context.Context, keys map[string]keyState) (map[stri
 		patients = append(patients, k.PatientID)
 	}
 	var rows []struct {
-		ID            string   `ch:"id"`
+		ID            string   `ch:"doc_id"`
 		AttributesRaw string   `ch:"attributes_raw"`
 		LinkTypes     []string `ch:"link_types"`
-		LinkTargets   []string `ch:"link_targets"`
+		LinkTargets   []string `ch:"link_target_ids"`
 	}
-	q := "SELECT toString(id) AS id, attributes_raw, link_types, arrayMap(t -> toString(t), link_targets) AS link_targets FROM " +
+	q := "SELECT toString(id) AS doc_id, attributes_raw, link_types, arrayMap(t -> toString(t), link_targets) AS link_target_ids FROM " +
 		s.db + ".documents FINAL WHERE patient_id IN ? AND id IN ?"
 	if err := s.conn.Select(ctx, &rows, q, patients, ids); err != nil {
 		return nil, fmt.Errorf("reading stored documents: %w", err)

@@ -252,6 +252,18 @@ func (e *Env) Topic(t testing.TB, partitions int) string {
 	if err := conn.CreateTopics(kafka.TopicConfig{Topic: name, NumPartitions: partitions, ReplicationFactor: 1}); err != nil {
 		t.Fatalf("creating topic %s: %v", name, err)
 	}
+	// Creation is asynchronous: wait until metadata shows every partition.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		parts, err := conn.ReadPartitions(name)
+		if err == nil && len(parts) == partitions {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("topic %s never showed %d partitions: %v", name, partitions, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	t.Cleanup(func() {
 		c, err := controller(addr)
 		if err != nil {
