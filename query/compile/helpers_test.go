@@ -1,0 +1,94 @@
+package compile_test
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/docsearch/docsearch/query/check"
+	"github.com/docsearch/docsearch/query/compile"
+	"github.com/docsearch/docsearch/query/parser"
+)
+
+// registry is a fixed attribute registry for tests.
+type registry map[string]check.Type
+
+var _ check.Registry = registry(nil)
+
+func (r registry) Lookup(name string) (check.Type, bool) {
+	t, ok := r[name]
+	return t, ok
+}
+
+func (r registry) Names() []string {
+	names := make([]string, 0, len(r))
+	for n := range r {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// testRegistry is the registry of every test: golden files, the database
+// test and the fuzz test.
+var testRegistry = registry{
+	"allergy":    {Kind: check.String},
+	"icd10":      {Kind: check.String},
+	"note":       {Kind: check.String},
+	"panels":     {Kind: check.String, Array: true},
+	"bp":         {Kind: check.Number},
+	"value":      {Kind: check.Number},
+	"scores":     {Kind: check.Number, Array: true},
+	"smoker":     {Kind: check.Bool},
+	"flags":      {Kind: check.Bool, Array: true},
+	"visit_date": {Kind: check.Date},
+	"sampled_at": {Kind: check.Timestamp},
+	"visits":     {Kind: check.Date, Array: true},
+	"select":     {Kind: check.String}, // an SQL keyword
+}
+
+// compileText parses, checks and compiles a filter.
+func compileText(text string) (compile.Expr, error) {
+	f, err := parser.Parse(text, parser.Options{})
+	if err != nil {
+		return compile.Expr{}, err
+	}
+	c, err := check.Check(f, testRegistry, check.Options{})
+	if err != nil {
+		return compile.Expr{}, err
+	}
+	return compile.Where(c, compile.Options{})
+}
+
+func mustCompile(t testing.TB, text string) compile.Expr {
+	t.Helper()
+	e, err := compileText(text)
+	if err != nil {
+		t.Fatalf("compiling %q: %v", text, err)
+	}
+	return e
+}
+
+// format prints a compiled filter stably: the SQL, then each parameter in
+// the order of its number, its value quoted as Go does.
+func format(e compile.Expr) string {
+	var b strings.Builder
+	b.WriteString(e.SQL)
+	b.WriteString("\n")
+	names := make([]string, 0, len(e.Params))
+	for n := range e.Params {
+		names = append(names, n)
+	}
+	slices.SortFunc(names, func(a, b string) int {
+		if len(a) != len(b) {
+			return len(a) - len(b)
+		}
+		return strings.Compare(a, b)
+	})
+	for _, n := range names {
+		fmt.Fprintf(&b, "%s = %s\n", n, strconv.Quote(e.Params[n]))
+	}
+	return b.String()
+}

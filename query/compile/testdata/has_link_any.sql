@@ -1,0 +1,1 @@
+notEmpty(link_types)

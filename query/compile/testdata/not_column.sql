@@ -1,0 +1,2 @@
+NOT (doc_type = {f0:String})
+f0 = "referral"

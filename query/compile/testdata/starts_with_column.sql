@@ -1,0 +1,2 @@
+startsWith(doc_type, {f0:String})
+f0 = "lab_"

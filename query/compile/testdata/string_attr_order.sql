@@ -1,0 +1,3 @@
+((ifNull(attributes.`allergy`.:String < {f0:String}, 0) OR arrayExists(e -> ifNull(e < {f0:String}, 0), attributes.`allergy`.:`Array(Nullable(String))`)) AND (ifNull(attributes.`allergy`.:String >= {f1:String}, 0) OR arrayExists(e -> ifNull(e >= {f1:String}, 0), attributes.`allergy`.:`Array(Nullable(String))`)))
+f0 = "m"
+f1 = "a"
