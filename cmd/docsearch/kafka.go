@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"strconv"
@@ -23,7 +24,7 @@ func (t *topics) register(fs flags) {
 
 func (t topics) all() []string { return []string{t.source, t.deadLetter, t.changes} }
 
-func runKafka(ctx context.Context, log *slog.Logger, args []string) error {
+func runKafka(ctx context.Context, log *slog.Logger, args []string, _ io.Writer) error {
 	fs := newFlags("kafka")
 	var addr, data string
 	var tp topics

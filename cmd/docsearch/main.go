@@ -20,15 +20,17 @@ import (
 // command is one subcommand.
 type command struct {
 	summary string
-	run     func(ctx context.Context, log *slog.Logger, args []string) error
+	run     func(ctx context.Context, log *slog.Logger, args []string, out io.Writer) error
 }
 
 func commands() map[string]command {
 	return map[string]command{
-		"serve": {"run the search service and the indexer against ClickHouse and Kafka", runServe},
-		"up":    {"run everything on this machine: embedded ClickHouse, Kafka and the service (make run)", runUp},
-		"kafka": {"run the embedded Kafka broker alone", runKafka},
-		"setup": {"prepare this machine: fetch libchdb, install and start PostgreSQL", runSetup},
+		"serve":   {"run the search service and the indexer against ClickHouse and Kafka", runServe},
+		"up":      {"run everything on this machine: embedded ClickHouse, Kafka and the service (make run)", runUp},
+		"kafka":   {"run the embedded Kafka broker alone", runKafka},
+		"setup":   {"prepare this machine: fetch libchdb, install and start PostgreSQL", runSetup},
+		"search":  {"run one search over gRPC and print the page (--output json|table)", runSearch},
+		"explain": {"show how a search would run: strategy, partitions, SQL", runExplain},
 	}
 }
 
@@ -36,7 +38,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	if err := dispatch(ctx, log, os.Args[1:], os.Stderr); err != nil {
+	if err := dispatch(ctx, log, os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "docsearch:", err)
 		}
@@ -44,7 +46,7 @@ func main() {
 	}
 }
 
-func dispatch(ctx context.Context, log *slog.Logger, args []string, usageOut io.Writer) error {
+func dispatch(ctx context.Context, log *slog.Logger, args []string, out, usageOut io.Writer) error {
 	cmds := commands()
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		usage(usageOut, cmds)
@@ -58,7 +60,7 @@ func dispatch(ctx context.Context, log *slog.Logger, args []string, usageOut io.
 		usage(usageOut, cmds)
 		return fmt.Errorf("unknown command %q", args[0])
 	}
-	return c.run(ctx, log, args[1:])
+	return c.run(ctx, log, args[1:], out)
 }
 
 func usage(w io.Writer, cmds map[string]command) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -18,6 +19,13 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
+
+	"github.com/docsearch/docsearch/api"
+	pb "github.com/docsearch/docsearch/api/docsearch/v1"
+	"github.com/docsearch/docsearch/index"
+	"github.com/docsearch/docsearch/schema"
+	"github.com/docsearch/docsearch/schema/registry"
+	"github.com/docsearch/docsearch/strategy"
 )
 
 // serveConfig is what `serve` needs; `up` fills the same fields.
@@ -27,6 +35,9 @@ type serveConfig struct {
 	kafka                 string
 	topics                topics
 	readyTimeout          string
+	indexer               string
+	group                 string
+	tokenKey              string
 }
 
 type clickhouseConfig struct {
@@ -42,10 +53,13 @@ func (c *serveConfig) register(fs flags) {
 	fs.str(&c.clickhouse.password, "clickhouse-password", "", "ClickHouse password")
 	fs.str(&c.kafka, "kafka", "127.0.0.1:9092", "Kafka bootstrap address")
 	fs.str(&c.readyTimeout, "ready-timeout", "60s", "how long to wait for ClickHouse at start")
+	fs.str(&c.indexer, "indexer", "on", "run the indexer in this process: on or off")
+	fs.str(&c.group, "group", "docsearch-indexer", "Kafka consumer group of the indexer")
+	fs.str(&c.tokenKey, "page-token-key", "", "secret that signs page tokens, the same on every replica (empty: random per process)")
 	c.topics.register(fs)
 }
 
-func runServe(ctx context.Context, log *slog.Logger, args []string) error {
+func runServe(ctx context.Context, log *slog.Logger, args []string, _ io.Writer) error {
 	fs := newFlags("serve")
 	var cfg serveConfig
 	cfg.register(fs)
@@ -61,8 +75,8 @@ func serve(ctx context.Context, log *slog.Logger, cfg serveConfig, ready func())
 	if err != nil {
 		return fmt.Errorf("ready-timeout: %w", err)
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	promReg := prometheus.NewRegistry()
+	promReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	grpcLis, err := net.Listen("tcp", cfg.grpcAddr)
 	if err != nil {
@@ -74,14 +88,33 @@ func serve(ctx context.Context, log *slog.Logger, cfg serveConfig, ready func())
 		return fmt.Errorf("metrics address %s is not free: %w", cfg.metricsAddr, err)
 	}
 
+	conn, err := clickhouse.Open(&clickhouse.Options{
+		Addr: []string{cfg.clickhouse.addr},
+		Auth: clickhouse.Auth{Username: cfg.clickhouse.user, Password: cfg.clickhouse.password},
+	})
+	if err != nil {
+		grpcLis.Close()
+		metricsLis.Close()
+		return fmt.Errorf("opening clickhouse %s: %w", cfg.clickhouse.addr, err)
+	}
+	defer conn.Close()
+	reg := registry.New(conn, cfg.clickhouse.database, log)
+	searcher, err := strategy.New(conn, strategy.Options{Database: cfg.clickhouse.database, TokenKey: []byte(cfg.tokenKey)}, log)
+	if err != nil {
+		grpcLis.Close()
+		metricsLis.Close()
+		return err
+	}
+
 	healthSrv := health.NewServer()
 	healthSrv.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	srv := grpc.NewServer()
 	healthpb.RegisterHealthServer(srv, healthSrv)
 	reflection.Register(srv)
+	pb.RegisterSearchServiceServer(srv, api.NewServer(searcher, reg, api.Options{}, log))
 
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.Handle("/metrics", promhttp.HandlerFor(promReg, promhttp.HandlerOpts{Registry: promReg}))
 	metricsSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 
 	errc := make(chan error, 2)
@@ -106,11 +139,33 @@ func serve(ctx context.Context, log *slog.Logger, cfg serveConfig, ready func())
 	}()
 	log.Info("listening", "grpc", grpcLis.Addr().String(), "metrics", "http://"+metricsLis.Addr().String()+"/metrics")
 
-	conn, err := openClickHouse(ctx, log, cfg.clickhouse, readyTimeout)
-	if err != nil {
+	if err := waitClickHouse(ctx, log, conn, cfg.clickhouse.addr, readyTimeout); err != nil {
 		return err
 	}
-	defer conn.Close()
+	if err := schema.Apply(ctx, log, conn, schema.Options{Database: cfg.clickhouse.database}); err != nil {
+		return err
+	}
+	if err := reg.Load(ctx); err != nil {
+		return err
+	}
+
+	indexerDone := make(chan error, 1)
+	switch cfg.indexer {
+	case "on":
+		ix, err := index.New(index.Config{
+			Brokers: []string{cfg.kafka}, Topic: cfg.topics.source, GroupID: cfg.group,
+			DeadLetterTopic: cfg.topics.deadLetter, ChangesTopic: cfg.topics.changes,
+			Database: cfg.clickhouse.database,
+		}, log.With("component", "indexer"), conn, reg, index.NewMetrics(promReg))
+		if err != nil {
+			return err
+		}
+		defer ix.Close()
+		go func() { indexerDone <- ix.Run(ctx) }()
+	case "off":
+	default:
+		return fmt.Errorf("indexer: %q is neither on nor off", cfg.indexer)
+	}
 
 	healthSrv.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	log.Info("serving", "clickhouse", cfg.clickhouse.addr, "database", cfg.clickhouse.database)
@@ -120,51 +175,31 @@ func serve(ctx context.Context, log *slog.Logger, cfg serveConfig, ready func())
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down")
+		if cfg.indexer == "on" {
+			return <-indexerDone // the batch in hand is committed first
+		}
 		return nil
 	case err := <-errc:
 		return fmt.Errorf("serving: %w", err)
+	case err := <-indexerDone:
+		return fmt.Errorf("indexer stopped: %w", err)
 	}
 }
 
-// openClickHouse connects, waiting up to timeout for the server to answer, and
-// makes sure docsearch's database exists.
-func openClickHouse(ctx context.Context, log *slog.Logger, cfg clickhouseConfig, timeout time.Duration) (driver.Conn, error) {
-	conn, err := clickhouse.Open(&clickhouse.Options{
-		Addr: []string{cfg.addr},
-		Auth: clickhouse.Auth{Username: cfg.user, Password: cfg.password},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("opening clickhouse %s: %w", cfg.addr, err)
-	}
+// waitClickHouse waits up to timeout for the server to answer.
+func waitClickHouse(ctx context.Context, log *slog.Logger, conn driver.Conn, addr string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
 		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		err = conn.Ping(pctx)
+		err := conn.Ping(pctx)
 		cancel()
 		if err == nil {
-			break
+			return nil
 		}
 		if ctx.Err() != nil || time.Now().After(deadline) {
-			conn.Close()
-			return nil, fmt.Errorf("clickhouse at %s did not answer within %s: %w", cfg.addr, timeout, err)
+			return fmt.Errorf("clickhouse at %s did not answer within %s: %w", addr, timeout, err)
 		}
-		log.Warn("waiting for clickhouse", "addr", cfg.addr, "err", err)
+		log.Warn("waiting for clickhouse", "addr", addr, "err", err)
 		time.Sleep(500 * time.Millisecond)
 	}
-	if err := conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+quoteIdent(cfg.database)); err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("creating database %s: %w", cfg.database, err)
-	}
-	return conn, nil
-}
-
-func quoteIdent(s string) string {
-	out := []byte{'`'}
-	for i := 0; i < len(s); i++ {
-		if s[i] == '`' || s[i] == '\\' {
-			out = append(out, '\\')
-		}
-		out = append(out, s[i])
-	}
-	return string(append(out, '`'))
 }

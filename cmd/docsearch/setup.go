@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 
 	"github.com/docsearch/docsearch/loadtest/stack"
@@ -10,7 +11,7 @@ import (
 
 // runSetup prepares a development or CI machine; it changes nothing that is
 // already in place.
-func runSetup(ctx context.Context, log *slog.Logger, args []string) error {
+func runSetup(ctx context.Context, log *slog.Logger, args []string, _ io.Writer) error {
 	fs := newFlags("setup")
 	var pgDSN string
 	fs.str(&pgDSN, "postgres", stack.DefaultPostgresDSN, "PostgreSQL to make ready")

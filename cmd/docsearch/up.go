@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -12,7 +13,7 @@ import (
 
 // runUp is `make run`: embedded ClickHouse and Kafka plus the service, data
 // under one directory, all stopped by Ctrl-C.
-func runUp(ctx context.Context, log *slog.Logger, args []string) error {
+func runUp(ctx context.Context, log *slog.Logger, args []string, _ io.Writer) error {
 	fs := newFlags("up")
 	var cfg serveConfig
 	var data, chembed, lib, chHTTP string

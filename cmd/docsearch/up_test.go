@@ -1,12 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"io"
 	"log/slog"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +20,9 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/segmentio/kafka-go"
+
+	"github.com/docsearch/docsearch/cdc"
 	"github.com/docsearch/docsearch/loadtest/stack/stacktest"
 )
 
@@ -42,7 +49,7 @@ func startUp(t *testing.T, args []string) upRun {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	r := upRun{done: make(chan error, 1), cancel: cancel}
-	go func() { r.done <- runUp(ctx, slog.New(slog.DiscardHandler), args) }()
+	go func() { r.done <- runUp(ctx, slog.New(slog.DiscardHandler), args, io.Discard) }()
 	return r
 }
 
@@ -160,7 +167,7 @@ func TestUpPortTaken(t *testing.T) {
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			err = runUp(ctx, slog.New(slog.DiscardHandler), args)
+			err = runUp(ctx, slog.New(slog.DiscardHandler), args, io.Discard)
 			_, port, _ := net.SplitHostPort(taken)
 			if err == nil || !strings.Contains(err.Error(), port) {
 				t.Fatalf("err = %v, want an error naming port %s", err, port)
@@ -178,11 +185,91 @@ func TestUpPortTaken(t *testing.T) {
 
 func TestDispatchUnknownCommand(t *testing.T) {
 	var out strings.Builder
-	err := dispatch(context.Background(), slog.New(slog.DiscardHandler), []string{"frobnicate"}, &out)
+	err := dispatch(context.Background(), slog.New(slog.DiscardHandler), []string{"frobnicate"}, io.Discard, &out)
 	if err == nil || !strings.Contains(err.Error(), `unknown command "frobnicate"`) {
 		t.Fatalf("err = %v", err)
 	}
 	if !strings.Contains(out.String(), "serve") {
 		t.Fatalf("usage not printed: %q", out.String())
+	}
+}
+
+// The README's first search: a document saved in the EMR (a Debezium event on
+// the source topic) is found by `docsearch search --output json`, printed with
+// the proto field names, integers as numbers and times in RFC 3339.
+func TestUpIndexesAndSearches(t *testing.T) {
+	bin, lib := env.Launcher(t)
+	grpcAddr, kafkaAddr := freeAddr(t), freeAddr(t)
+	args := []string{
+		"--data", t.TempDir(), "--chembed", bin, "--libchdb", lib,
+		"--grpc", grpcAddr, "--metrics", freeAddr(t), "--kafka", kafkaAddr,
+		"--clickhouse", freeAddr(t), "--clickhouse-http", freeAddr(t),
+	}
+	r := startUp(t, args)
+	defer r.stop(t)
+	waitServing(t, grpcAddr, r)
+
+	id := "6f1c7d0e-2b1a-4c55-9a7e-3c2d1b0a9f88"
+	created := time.Date(2024, 3, 1, 10, 15, 30, 123456000, time.UTC)
+	key, value, err := cdc.Encode(cdc.Change{Kind: cdc.Create, ID: id, Version: 24023128, CommitTime: time.Now(), Row: cdc.Row{
+		ID: id, PatientID: 1048576, DocType: "lab_result", Status: "signed", OrganizationID: 77, AuthorID: 5120,
+		CreatedAt: created, UpdatedAt: created.Add(time.Hour),
+		Attributes: map[string]cdc.Value{"test_code": cdc.StringValue("LOINC:2345-7"), "value": cdc.DecimalValue("5.4"),
+			"abnormal": cdc.BoolValue(false), "panels": cdc.ArrayValue(cdc.StringValue("BMP"), cdc.StringValue("CMP"))},
+		Links: []cdc.Link{{Type: "result_of", Target: "0b6e2f4c-1d3a-4e5f-8a9b-7c6d5e4f3a2b"}},
+	}}, cdc.EncodeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &kafka.Writer{Addr: kafka.TCP(kafkaAddr), Topic: "emr.public.documents", RequiredAcks: kafka.RequireAll, Transport: &kafka.Transport{}}
+	defer w.Close()
+	if err := w.WriteMessages(context.Background(), kafka.Message{Key: key, Value: value}); err != nil {
+		t.Fatal(err)
+	}
+
+	search := []string{"--addr", grpcAddr, "--patient", "1048576", "--filter", "panels = 'CMP' AND value > 5", "--output", "json"}
+	deadline := time.Now().Add(30 * time.Second)
+	var page map[string]any
+	for {
+		var out bytes.Buffer
+		err := runSearch(context.Background(), nil, search, &out)
+		switch {
+		case err != nil && strings.Contains(err.Error(), "unknown field") && time.Now().Before(deadline):
+			// Not indexed yet: the attributes are not registered until it is.
+			time.Sleep(100 * time.Millisecond)
+			continue
+		case err != nil:
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(out.Bytes(), &page); err != nil {
+			t.Fatalf("output is not one JSON object: %v\n%s", err, out.String())
+		}
+		if docs, _ := page["documents"].([]any); len(docs) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("document not found within 30 s: %s", out.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	want := map[string]any{
+		"documents": []any{map[string]any{
+			"id": id, "patient_id": 1048576.0, "doc_type": "lab_result", "status": "signed",
+			"organization_id": 77.0, "author_id": 5120.0,
+			"created_at": "2024-03-01T10:15:30.123456Z", "updated_at": "2024-03-01T11:15:30.123456Z",
+			"attributes": map[string]any{"test_code": "LOINC:2345-7", "value": 5.4, "abnormal": false, "panels": []any{"BMP", "CMP"}},
+			"links":      []any{map[string]any{"type": "result_of", "target": "0b6e2f4c-1d3a-4e5f-8a9b-7c6d5e4f3a2b"}},
+		}},
+		"next_page_token": "",
+	}
+	if !reflect.DeepEqual(page, want) {
+		t.Fatalf("search --output json =\n%v\nwant\n%v", page, want)
+	}
+
+	// A bad filter is an error on stderr, never printed as a result.
+	var out bytes.Buffer
+	err = runSearch(context.Background(), nil, []string{"--addr", grpcAddr, "--filter", "alergy = 1", "--output", "json"}, &out)
+	if err == nil || !strings.Contains(err.Error(), "InvalidArgument") || !strings.Contains(err.Error(), `unknown field "alergy"`) || out.Len() != 0 {
+		t.Fatalf("bad filter: err %v, output %q", err, out.String())
 	}
 }

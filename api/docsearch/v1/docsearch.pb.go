@@ -163,10 +163,11 @@ type SearchRequest struct {
 	// the patient, if patient_id is set). Malformed, ill-typed or naming an
 	// unknown field: INVALID_ARGUMENT with "line:column: reason".
 	Filter string `protobuf:"bytes,2,opt,name=filter,proto3" json:"filter,omitempty"`
-	// The most documents to return, 1 to 2000. 0 means the default, 100.
-	// Anything else is INVALID_ARGUMENT. A page may hold fewer documents than
-	// this even when more follow; only an empty next_page_token ends the results.
-	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The most documents to return, 1 to 2000; unset means the default, 100.
+	// Anything else, 0 included, is INVALID_ARGUMENT. A page may hold fewer
+	// documents than this even when more follow; only an empty next_page_token
+	// ends the results.
+	PageSize *int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3,oneof" json:"page_size,omitempty"`
 	// The next_page_token of the previous response, to continue where that page
 	// ended; empty for the first page. A token is bound to the patient_id and
 	// filter it was issued for: reusing it with others is INVALID_ARGUMENT. The
@@ -221,8 +222,8 @@ func (x *SearchRequest) GetFilter() string {
 }
 
 func (x *SearchRequest) GetPageSize() int32 {
-	if x != nil {
-		return x.PageSize
+	if x != nil && x.PageSize != nil {
+		return *x.PageSize
 	}
 	return 0
 }
@@ -298,8 +299,8 @@ type ExplainRequest struct {
 	PatientId *int64 `protobuf:"varint,1,opt,name=patient_id,json=patientId,proto3,oneof" json:"patient_id,omitempty"`
 	// As SearchRequest.filter: empty matches every document.
 	Filter string `protobuf:"bytes,2,opt,name=filter,proto3" json:"filter,omitempty"`
-	// As SearchRequest.page_size: 0 means 100, otherwise 1 to 2000.
-	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// As SearchRequest.page_size: unset means 100, otherwise 1 to 2000.
+	PageSize *int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3,oneof" json:"page_size,omitempty"`
 	// As SearchRequest.page_token: empty explains the first page.
 	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -351,8 +352,8 @@ func (x *ExplainRequest) GetFilter() string {
 }
 
 func (x *ExplainRequest) GetPageSize() int32 {
-	if x != nil {
-		return x.PageSize
+	if x != nil && x.PageSize != nil {
+		return *x.PageSize
 	}
 	return 0
 }
@@ -1079,26 +1080,30 @@ var File_docsearch_v1_docsearch_proto protoreflect.FileDescriptor
 
 const file_docsearch_v1_docsearch_proto_rawDesc = "" +
 	"\n" +
-	"\x1cdocsearch/v1/docsearch.proto\x12\fdocsearch.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x96\x01\n" +
+	"\x1cdocsearch/v1/docsearch.proto\x12\fdocsearch.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa9\x01\n" +
 	"\rSearchRequest\x12\"\n" +
 	"\n" +
 	"patient_id\x18\x01 \x01(\x03H\x00R\tpatientId\x88\x01\x01\x12\x16\n" +
-	"\x06filter\x18\x02 \x01(\tR\x06filter\x12\x1b\n" +
-	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\x06filter\x18\x02 \x01(\tR\x06filter\x12 \n" +
+	"\tpage_size\x18\x03 \x01(\x05H\x01R\bpageSize\x88\x01\x01\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x04 \x01(\tR\tpageTokenB\r\n" +
-	"\v_patient_id\"n\n" +
+	"\v_patient_idB\f\n" +
+	"\n" +
+	"_page_size\"n\n" +
 	"\x0eSearchResponse\x124\n" +
 	"\tdocuments\x18\x01 \x03(\v2\x16.docsearch.v1.DocumentR\tdocuments\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x97\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xaa\x01\n" +
 	"\x0eExplainRequest\x12\"\n" +
 	"\n" +
 	"patient_id\x18\x01 \x01(\x03H\x00R\tpatientId\x88\x01\x01\x12\x16\n" +
-	"\x06filter\x18\x02 \x01(\tR\x06filter\x12\x1b\n" +
-	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\x06filter\x18\x02 \x01(\tR\x06filter\x12 \n" +
+	"\tpage_size\x18\x03 \x01(\x05H\x01R\bpageSize\x88\x01\x01\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x04 \x01(\tR\tpageTokenB\r\n" +
-	"\v_patient_id\"\xb4\x01\n" +
+	"\v_patient_idB\f\n" +
+	"\n" +
+	"_page_size\"\xb4\x01\n" +
 	"\x0fExplainResponse\x12\x1a\n" +
 	"\bstrategy\x18\x01 \x01(\tR\bstrategy\x12\x10\n" +
 	"\x03sql\x18\x02 \x01(\tR\x03sql\x12\x1e\n" +

@@ -1,0 +1,133 @@
+package strategy
+
+import (
+	"context"
+	"fmt"
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"strconv"
+	"strings"
+)
+
+// period is one partition holding some of a patient's documents.
+type period struct {
+	Period uint16 `ch:"period"`
+	Rows   uint64 `ch:"period_rows"`
+}
+
+// periods lists the partitions holding the patient's documents, newest first,
+// from the patient-periods view: the only partitions a patient search reads.
+func (s *Searcher) periods(ctx context.Context, patient int64, after *cursor) ([]period, error) {
+	var ps []period
+	q := "SELECT period, sum(rows) AS period_rows FROM " + s.opts.Database +
+		".patient_periods WHERE patient_id = {s_patient:Int64} GROUP BY period HAVING period_rows > 0 ORDER BY period DESC"
+	qctx := withParams(ctx, map[string]string{"s_patient": strconv.FormatInt(patient, 10)})
+	if err := s.conn.Select(qctx, &ps, q); err != nil {
+		return nil, fmt.Errorf("reading patient periods: %w", err)
+	}
+	if after != nil { // periods newer than the cursor were read by earlier pages
+		y := uint16(after.CreatedAt.Year())
+		kept := ps[:0]
+		for _, p := range ps {
+			if p.Period <= y {
+				kept = append(kept, p)
+			}
+		}
+		ps = kept
+	}
+	return ps, nil
+}
+
+// rounds splits periods into the newest ones that can fill a page (by their
+// row counts, an upper bound) and the rest, read only if the first fall short.
+func rounds(ps []period, need int) [][]period {
+	var sum uint64
+	for i, p := range ps {
+		sum += p.Rows
+		if sum >= uint64(need) && i+1 < len(ps) {
+			return [][]period{ps[:i+1], ps[i+1:]}
+		}
+	}
+	if len(ps) == 0 {
+		return nil
+	}
+	return [][]period{ps}
+}
+
+func partitionList(ps []period) string {
+	ids := make([]string, len(ps))
+	for i, p := range ps {
+		ids[i] = "'" + strconv.Itoa(int(p.Period)) + "'"
+	}
+	return "[" + strings.Join(ids, ",") + "]"
+}
+
+// patientQuery reads up to limit rows of the patient from partitions ps.
+func (s *Searcher) patientQuery(req Request, limit int, after *cursor, ps []period) (query, error) {
+	w, err := s.where(req.Filter)
+	if err != nil {
+		return query{}, err
+	}
+	params := w.Params
+	params["s_patient"] = strconv.FormatInt(*req.PatientID, 10)
+	params["s_parts"] = partitionList(ps)
+	params["s_limit"] = strconv.Itoa(limit)
+	sql := "SELECT " + selectColumns + " FROM " + s.opts.Database + ".documents FINAL" +
+		" WHERE _partition_id IN {s_parts:Array(String)} AND patient_id = {s_patient:Int64}" +
+		cursorCondition(after, params) +
+		" AND (" + w.SQL + ")" +
+		" ORDER BY created_at DESC, toString(id) DESC LIMIT {s_limit:UInt32}"
+	return query{sql: sql, params: params, settings: clickhouse.Settings{
+		"max_threads": s.opts.PatientThreads,
+		// A document's key includes created_at, so its versions share a partition.
+		"do_not_merge_across_partitions_select_final": 1,
+	}}, nil
+}
+
+func (s *Searcher) patient(ctx context.Context, req Request, size int, after *cursor) (Page, error) {
+	ps, err := s.periods(ctx, *req.PatientID, after)
+	if err != nil {
+		return Page{}, err
+	}
+	var rows []row
+	for _, round := range rounds(ps, size+1) {
+		q, err := s.patientQuery(req, size+1-len(rows), after, round)
+		if err != nil {
+			return Page{}, err
+		}
+		got, err := s.run(ctx, q)
+		if err != nil {
+			return Page{}, err
+		}
+		rows = append(rows, got...)
+		if len(rows) > size {
+			break
+		}
+	}
+	return s.finish(req, rows, size), nil
+}
+
+func (s *Searcher) patientPlan(ctx context.Context, req Request, size int, after *cursor) (Plan, error) {
+	ps, err := s.periods(ctx, *req.PatientID, after)
+	if err != nil {
+		return Plan{}, err
+	}
+	rs := rounds(ps, size+1)
+	plan := Plan{Strategy: "patient", Table: s.opts.Database + ".documents"}
+	for _, p := range ps {
+		plan.Partitions = append(plan.Partitions, strconv.Itoa(int(p.Period)))
+	}
+	if len(rs) == 0 {
+		plan.Notes = append(plan.Notes, "the patient has no documents: nothing is read")
+		return plan, nil
+	}
+	q, err := s.patientQuery(req, size+1, after, rs[0])
+	if err != nil {
+		return Plan{}, err
+	}
+	plan.SQL, plan.Params = q.sql, q.params
+	plan.Notes = append(plan.Notes, fmt.Sprintf("reads only the patient's %d partition(s), newest first, by the primary key (patient_id, created_at, id)", len(ps)))
+	if len(rs) > 1 {
+		plan.Notes = append(plan.Notes, fmt.Sprintf("first round: %d newest partition(s); the other %d only if the page is not full", len(rs[0]), len(rs[1])))
+	}
+	return plan, nil
+}
