@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"reflect"
@@ -38,7 +39,7 @@ type harness struct {
 	reg                  *registry.Registry
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	t.Helper()
 	ch := env.ClickHouse(t)
 	ctx := context.Background()
@@ -63,9 +64,18 @@ func (h *harness) config(group string) index.Config {
 }
 
 // start runs an indexer in this process until the test ends.
-func (h *harness) start(t *testing.T, group string) {
+func (h *harness) start(t testing.TB, group string) { startIndexer(t, h, h.config(group)) }
+
+func startIndexer(t testing.TB, h *harness, cfg index.Config) { startIndexerWith(t, h, cfg, nil) }
+
+// startIndexerLog runs an indexer that logs every batch with its steps.
+func startIndexerLog(t testing.TB, h *harness, cfg index.Config) {
+	startIndexerWith(t, h, cfg, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})))
+}
+
+func startIndexerWith(t testing.TB, h *harness, cfg index.Config, log *slog.Logger) {
 	t.Helper()
-	ix, err := index.New(h.config(group), nil, h.ch.Conn, h.reg, nil)
+	ix, err := index.New(cfg, log, h.ch.Conn, h.reg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +94,7 @@ func (h *harness) start(t *testing.T, group string) {
 // event is one message for the source topic.
 type event struct{ key, value []byte }
 
-func encode(t *testing.T, c cdc.Change, schemas bool) event {
+func encode(t testing.TB, c cdc.Change, schemas bool) event {
 	t.Helper()
 	k, v, err := cdc.Encode(c, cdc.EncodeOptions{Schemas: schemas})
 	if err != nil {
@@ -93,7 +103,7 @@ func encode(t *testing.T, c cdc.Change, schemas bool) event {
 	return event{k, v}
 }
 
-func (h *harness) produce(t *testing.T, events []event) {
+func (h *harness) produce(t testing.TB, events []event) {
 	t.Helper()
 	w := &kafka.Writer{Addr: kafka.TCP(h.brokers...), Topic: h.topic, Transport: &kafka.Transport{}, Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond, BatchSize: 1000}
 	defer w.Close()
@@ -135,7 +145,7 @@ func rowDoc(r cdc.Row) doc {
 }
 
 // indexed reads the latest state of every document, as searches see it.
-func (h *harness) indexed(t *testing.T, table string) map[string]doc {
+func (h *harness) indexed(t testing.TB, table string) map[string]doc {
 	t.Helper()
 	var rows []struct {
 		ID             string    `ch:"id"`
@@ -174,7 +184,7 @@ func (h *harness) indexed(t *testing.T, table string) map[string]doc {
 }
 
 // waitFor polls until the indexed state equals want or the deadline passes.
-func (h *harness) waitFor(t *testing.T, want map[string]doc, within time.Duration) {
+func (h *harness) waitFor(t testing.TB, want map[string]doc, within time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
@@ -266,13 +276,13 @@ func (m *model) attributes() map[string]cdc.Value {
 // emit encodes a change with or without schemas, fixed per document: the
 // style changes the key's bytes, and one document's changes must share a key
 // (and so a partition) to keep their order, as in a real stream.
-func (m *model) emit(t *testing.T, c cdc.Change) {
+func (m *model) emit(t testing.TB, c cdc.Change) {
 	e := encode(t, c, c.ID[0] < '8')
 	m.history = append(m.history, e)
 }
 
 // step makes one random change.
-func (m *model) step(t *testing.T) {
+func (m *model) step(t testing.TB) {
 	m.lsn += uint64(1 + m.rnd.IntN(5))
 	base := time.Date(2016, 1, 1, 0, 0, 0, 0, time.UTC)
 	when := func() time.Time {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -248,10 +249,12 @@ func (ix *Indexer) process(ctx context.Context, msgs []kafka.Message) error {
 			ids = append(ids, c.ID)
 		}
 	}
+	steps := newStepTimer()
 	states, err := ix.store.keys(ctx, ids)
 	if err != nil {
 		return err
 	}
+	steps.mark("keys")
 	// Stored content for documents with a TOASTed change here; an earlier
 	// change in the batch, when there is one, takes its place in makePlan.
 	need := map[string]keyState{}
@@ -264,6 +267,7 @@ func (ix *Indexer) process(ctx context.Context, msgs []kafka.Message) error {
 	if err != nil {
 		return err
 	}
+	steps.mark("contents")
 	p := makePlan(changes, states, stored)
 	dead = append(dead, p.rejected...)
 
@@ -272,21 +276,26 @@ func (ix *Indexer) process(ctx context.Context, msgs []kafka.Message) error {
 			return err
 		}
 	}
+	steps.mark("registry")
 	if err := ix.store.writeDocs(ctx, p); err != nil {
 		return err
 	}
+	steps.mark("documents")
 	if err := ix.deadLetter(ctx, msgs, dead); err != nil {
 		return err
 	}
 	if err := ix.notify(ctx, p.notes); err != nil {
 		return err
 	}
+	steps.mark("kafka")
 	if err := ix.store.writeKeys(ctx, p); err != nil {
 		return err
 	}
+	steps.mark("keys-write")
 	if err := ix.reader.CommitMessages(ctx, msgs...); err != nil {
 		return fmt.Errorf("committing offsets: %w", err)
 	}
+	steps.mark("commit")
 
 	now := time.Now()
 	ix.metrics.rows.Add(float64(len(p.docs)))
@@ -297,7 +306,7 @@ func (ix *Indexer) process(ctx context.Context, msgs []kafka.Message) error {
 			ix.metrics.lag.Observe(now.Sub(c.CommitTime).Seconds())
 		}
 	}
-	ix.log.Debug("batch indexed", "events", len(msgs), "plan", p.String(), "took", now.Sub(start))
+	ix.log.Debug("batch indexed", "events", len(msgs), "plan", p.String(), "took", now.Sub(start), "steps", steps.String())
 	return nil
 }
 
@@ -351,3 +360,19 @@ func (ix *Indexer) notify(ctx context.Context, notes []Notification) error {
 	}
 	return nil
 }
+
+// stepTimer records how long each step of a batch took, for the debug log.
+type stepTimer struct {
+	last  time.Time
+	steps []string
+}
+
+func newStepTimer() *stepTimer { return &stepTimer{last: time.Now()} }
+
+func (s *stepTimer) mark(name string) {
+	now := time.Now()
+	s.steps = append(s.steps, fmt.Sprintf("%s=%s", name, now.Sub(s.last).Round(100*time.Microsecond)))
+	s.last = now
+}
+
+func (s *stepTimer) String() string { return strings.Join(s.steps, " ") }
