@@ -2,8 +2,8 @@ package api_test
 
 import (
 	"context"
-	"log/slog"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"os"
