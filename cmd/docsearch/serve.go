@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -38,6 +39,7 @@ type serveConfig struct {
 	indexer               string
 	group                 string
 	tokenKey              string
+	attributes            string
 }
 
 type clickhouseConfig struct {
@@ -55,6 +57,7 @@ func (c *serveConfig) register(fs flags) {
 	fs.str(&c.readyTimeout, "ready-timeout", "60s", "how long to wait for ClickHouse at start")
 	fs.str(&c.indexer, "indexer", "on", "run the indexer in this process: on or off")
 	fs.str(&c.group, "group", "docsearch-indexer", "Kafka consumer group of the indexer")
+	fs.str(&c.attributes, "attributes", "", "file of attribute type declarations applied at start (see docs/schema.md)")
 	fs.str(&c.tokenKey, "page-token-key", "", "secret that signs page tokens, the same on every replica (empty: random per process)")
 	c.topics.register(fs)
 }
@@ -148,6 +151,11 @@ func serve(ctx context.Context, log *slog.Logger, cfg serveConfig, ready func())
 	if err := reg.Load(ctx); err != nil {
 		return err
 	}
+	if cfg.attributes != "" {
+		if err := declareFile(ctx, reg, cfg.attributes); err != nil {
+			return err
+		}
+	}
 
 	indexerDone := make(chan error, 1)
 	switch cfg.indexer {
@@ -202,4 +210,17 @@ func waitClickHouse(ctx context.Context, log *slog.Logger, conn driver.Conn, add
 		log.Warn("waiting for clickhouse", "addr", addr, "err", err)
 		time.Sleep(500 * time.Millisecond)
 	}
+}
+
+func declareFile(ctx context.Context, reg *registry.Registry, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("attribute declarations: %w", err)
+	}
+	defer f.Close()
+	ds, err := registry.ParseDeclarations(f)
+	if err != nil {
+		return fmt.Errorf("attribute declarations in %s: %w", path, err)
+	}
+	return reg.DeclareAll(ctx, ds)
 }
