@@ -20,6 +20,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/docsearch/docsearch/api/docsearch/v1"
+	"github.com/docsearch/docsearch/cdc"
 	"github.com/docsearch/docsearch/query/check"
 	"github.com/docsearch/docsearch/query/parser"
 	"github.com/docsearch/docsearch/query/posrange"
@@ -175,7 +176,7 @@ func (s *Server) Explain(ctx context.Context, req *pb.ExplainRequest) (*pb.Expla
 
 // GetDocument returns one document's latest version.
 func (s *Server) GetDocument(ctx context.Context, req *pb.GetDocumentRequest) (*pb.GetDocumentResponse, error) {
-	id, ok := canonicalUUID(req.Id)
+	id, ok := cdc.CanonicalUUID(req.Id)
 	if !ok {
 		return nil, s.status(fieldError("id", fmt.Sprintf("%q is not a uuid", req.Id)))
 	}
@@ -331,25 +332,4 @@ func unavailable(err error) bool {
 	return errors.As(err, &oe) || errors.As(err, &ne) || errors.Is(err, syscall.ECONNREFUSED) ||
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		strings.Contains(err.Error(), "acquire conn timeout")
-}
-
-// canonicalUUID lowercases a uuid in 8-4-4-4-12 form.
-func canonicalUUID(s string) (string, bool) {
-	if len(s) != 36 {
-		return "", false
-	}
-	b := []byte(strings.ToLower(s))
-	for i, c := range b {
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return "", false
-			}
-		default:
-			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-				return "", false
-			}
-		}
-	}
-	return string(b), true
 }

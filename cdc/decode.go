@@ -403,7 +403,7 @@ func decodeUUID(raw json.RawMessage, field string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	id, ok := canonicalUUID(s)
+	id, ok := CanonicalUUID(s)
 	if !ok {
 		return "", errNotUUID(field, s)
 	}
@@ -413,7 +413,7 @@ func decodeUUID(raw json.RawMessage, field string) (string, error) {
 // canonicalUUID returns s in lowercase 8-4-4-4-12 form, the form PostgreSQL
 // prints, and false when s is not a UUID in that form (in any case). Braces,
 // URNs and unhyphenated forms are not accepted: PostgreSQL never prints them.
-func canonicalUUID(s string) (string, bool) {
+func CanonicalUUID(s string) (string, bool) {
 	if len(s) != 36 {
 		return "", false
 	}

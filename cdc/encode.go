@@ -33,7 +33,7 @@ type EncodeOptions struct {
 // returned: an invalid id or Kind, a zero Version, a time or value that does not
 // survive the trip, Missing columns outside a Delete.
 func Encode(c Change, opts EncodeOptions) (key, value []byte, err error) {
-	id, ok := canonicalUUID(c.ID)
+	id, ok := CanonicalUUID(c.ID)
 	if !ok {
 		return nil, nil, errEncode("ID", "%s is not a UUID", quoteShort(c.ID))
 	}
@@ -170,7 +170,7 @@ func encodeMillis(t time.Time, field string) ([]byte, error) {
 // encodeRow appends r as a before or after image to b.
 func encodeRow(b []byte, r Row, id string, isDelete bool) ([]byte, error) {
 	if r.ID != "" {
-		if rid, ok := canonicalUUID(r.ID); !ok || rid != id {
+		if rid, ok := CanonicalUUID(r.ID); !ok || rid != id {
 			return nil, errEncode("Row.ID", "%s does not match ID %s", quoteShort(r.ID), quoteShort(id))
 		}
 	}
@@ -314,7 +314,7 @@ func appendLinks(b []byte, links []Link) ([]byte, error) {
 		if !utf8.ValidString(l.Type) {
 			return nil, errEncode(field+".Type", "not valid UTF-8")
 		}
-		target, ok := canonicalUUID(l.Target)
+		target, ok := CanonicalUUID(l.Target)
 		if !ok {
 			return nil, errEncode(field+".Target", "%s is not a UUID", quoteShort(l.Target))
 		}

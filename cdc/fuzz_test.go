@@ -37,7 +37,7 @@ func FuzzDecode(f *testing.F) {
 			}
 			return
 		}
-		if id, ok := canonicalUUID(c.ID); !ok || id != c.ID {
+		if id, ok := CanonicalUUID(c.ID); !ok || id != c.ID {
 			t.Fatalf("id %q is not canonical", c.ID)
 		}
 		switch c.Kind {
