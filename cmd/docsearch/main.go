@@ -31,6 +31,7 @@ func commands() map[string]command {
 		"setup":   {"prepare this machine: fetch libchdb, install and start PostgreSQL", runSetup},
 		"search":  {"run one search over gRPC and print the page (--output json|table)", runSearch},
 		"explain": {"show how a search would run: strategy, partitions, SQL", runExplain},
+		"gen":     {"generate a synthetic EMR as Debezium events (Kafka, file) and/or PostgreSQL rows", runGen},
 	}
 }
 

@@ -96,15 +96,18 @@ func runUp(ctx context.Context, log *slog.Logger, args []string, _ io.Writer) er
 func welcome(cfg serveConfig, chHTTP string) {
 	fmt.Fprintf(os.Stderr, `
 docsearch is up (Ctrl-C stops everything):
-  gRPC search API   %s   (health, reflection)
-  metrics           http://%s/metrics
-  ClickHouse        native %s, HTTP http://%s
-  Kafka             %s   (topics %s, %s, %s)
+  gRPC search API   %[1]s   (health, reflection)
+  metrics           http://%[2]s/metrics
+  ClickHouse        native %[3]s, HTTP http://%[4]s
+  Kafka             %[5]s   (topics %[6]s, %[7]s, %[8]s)
 
-Try it:
-  grpcurl -plaintext %s grpc.health.v1.Health/Check
-  curl 'http://%s/?query=SHOW+DATABASES'
+Load sample data (Debezium events into Kafka; the indexer picks them up):
+  .bin/docsearch gen --documents 20000 --to-kafka %[5]s
+
+A first search, and how it runs:
+  .bin/docsearch search --addr %[1]s --patient 1 --filter "doc_type = 'cardiologist_exam'"
+  .bin/docsearch explain --addr %[1]s --patient 1 --filter "icd10 = 'I48.0'"
 
 `, cfg.grpcAddr, cfg.metricsAddr, cfg.clickhouse.addr, chHTTP, cfg.kafka,
-		cfg.topics.source, cfg.topics.deadLetter, cfg.topics.changes, cfg.grpcAddr, chHTTP)
+		cfg.topics.source, cfg.topics.deadLetter, cfg.topics.changes)
 }
