@@ -97,8 +97,7 @@ type sink interface {
 type Indexer struct {
 	cfg      Config
 	log      *slog.Logger
-	store    store
-	registry Registry
+	writer   *Writer
 	metrics  *Metrics
 	reader   source
 	dead     sink
@@ -117,7 +116,7 @@ func New(cfg Config, log *slog.Logger, conn Conn, reg Registry, metrics *Metrics
 		metrics = NewMetrics(nil)
 	}
 	ix := &Indexer{
-		cfg: cfg, log: log, store: store{conn: conn, db: cfg.Database}, registry: reg, metrics: metrics,
+		cfg: cfg, log: log, writer: NewWriter(conn, cfg.Database, reg), metrics: metrics,
 		reader: kafka.NewReader(kafka.ReaderConfig{
 			Brokers: cfg.Brokers, Topic: cfg.Topic, GroupID: cfg.GroupID,
 			StartOffset: kafka.FirstOffset, MinBytes: 1, MaxBytes: 16 << 20,
@@ -241,46 +240,15 @@ func (ix *Indexer) process(ctx context.Context, msgs []kafka.Message) error {
 		changes = append(changes, change{Change: c, Index: i})
 	}
 
-	ids := make([]string, 0, len(changes))
-	seen := map[string]bool{}
-	for _, c := range changes {
-		if !seen[c.ID] {
-			seen[c.ID] = true
-			ids = append(ids, c.ID)
-		}
-	}
 	steps := newStepTimer()
-	states, err := ix.store.keys(ctx, ids)
+	p, err := ix.writer.plan(ctx, changes, steps)
 	if err != nil {
 		return err
 	}
-	steps.mark("keys")
-	// Stored content for documents with a TOASTed change here; an earlier
-	// change in the batch, when there is one, takes its place in makePlan.
-	need := map[string]keyState{}
-	for _, c := range changes {
-		if st, ok := states[c.ID]; ok && !st.Deleted && c.Kind != cdc.Delete && needsStored(c.Row) {
-			need[c.ID] = st
-		}
-	}
-	stored, err := ix.store.contents(ctx, need)
-	if err != nil {
-		return err
-	}
-	steps.mark("contents")
-	p := makePlan(changes, states, stored)
 	dead = append(dead, p.rejected...)
-
-	if len(p.observed) > 0 && ix.registry != nil {
-		if _, err := ix.registry.Observe(ctx, p.observed); err != nil {
-			return err
-		}
-	}
-	steps.mark("registry")
-	if err := ix.store.writeDocs(ctx, p); err != nil {
+	if err := ix.writer.writeDocs(ctx, p, steps); err != nil {
 		return err
 	}
-	steps.mark("documents")
 	if err := ix.deadLetter(ctx, msgs, dead); err != nil {
 		return err
 	}
@@ -288,7 +256,7 @@ func (ix *Indexer) process(ctx context.Context, msgs []kafka.Message) error {
 		return err
 	}
 	steps.mark("kafka")
-	if err := ix.store.writeKeys(ctx, p); err != nil {
+	if err := ix.writer.store.writeKeys(ctx, p); err != nil {
 		return err
 	}
 	steps.mark("keys-write")
