@@ -95,13 +95,13 @@ type sink interface {
 
 // Indexer keeps ClickHouse a mirror of the documents topic.
 type Indexer struct {
-	cfg      Config
-	log      *slog.Logger
-	writer   *Writer
-	metrics  *Metrics
-	reader   source
-	dead     sink
-	changes  sink
+	cfg     Config
+	log     *slog.Logger
+	writer  *Writer
+	metrics *Metrics
+	reader  source
+	dead    sink
+	changes sink
 }
 
 // New builds an indexer; metrics may be nil.
