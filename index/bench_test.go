@@ -3,11 +3,13 @@ package index_test
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"sort"
 	"testing"
 	"time"
 
 	"github.com/docsearch/docsearch/cdc"
+	"github.com/docsearch/docsearch/index"
 )
 
 // BenchmarkIngest measures indexing throughput: a realistic stream (creates,
@@ -94,5 +96,45 @@ func BenchmarkPublishToVisible(b *testing.B) {
 		b.ReportMetric(q(0.95), "p95-ms")
 		b.ReportMetric(q(0.99), "p99-ms")
 		b.ReportMetric(float64(lat[len(lat)-1].Milliseconds()), "max-ms")
+	}
+}
+
+// newDocs makes n creates of distinct documents with dates over the given
+// number of years.
+func newDocs(n, years int, seed uint64) []cdc.Change {
+	rnd := rand.New(rand.NewPCG(seed, 1))
+	out := make([]cdc.Change, 0, n)
+	for i := range n {
+		id := fmt.Sprintf("%08x-0000-4000-8000-%012d", uint32(seed), i)
+		at := time.Date(2024-rnd.IntN(years), time.Month(1+rnd.IntN(12)), 1+rnd.IntN(28), 10, 0, 0, 0, time.UTC)
+		out = append(out, cdc.Change{Kind: cdc.Create, ID: id, Version: uint64(1000 + i), Row: cdc.Row{ID: id, PatientID: int64(rnd.IntN(2000)),
+			DocType: "lab_result", Status: "signed", OrganizationID: 3, AuthorID: 101, CreatedAt: at, UpdatedAt: at,
+			Attributes: map[string]cdc.Value{"icd10": cdc.StringValue("I21.0"), "bp_systolic": cdc.IntValue(120), "value": cdc.DecimalValue("5.4"),
+				"panels": cdc.ArrayValue(cdc.StringValue("BMP"), cdc.StringValue("CMP"))}}})
+	}
+	return out
+}
+
+// BenchmarkApply measures Writer.Apply on batches of 8 000 new documents,
+// dated within one year (live traffic) and over ten (a backfill).
+//
+//	go test -run '^$' -bench Apply -benchtime 3x ./index
+func BenchmarkApply(b *testing.B) {
+	h := newHarness(b)
+	w := index.NewWriter(h.ch.Conn, h.ch.Database, h.reg)
+	for _, years := range []int{1, 10} {
+		b.Run(fmt.Sprintf("years=%d", years), func(b *testing.B) {
+			var seed uint64
+			for b.Loop() {
+				b.StopTimer()
+				seed++
+				cs := newDocs(8000, years, uint64(years)<<16|seed)
+				b.StartTimer()
+				if _, err := w.Apply(context.Background(), cs); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(8000*float64(b.N)/b.Elapsed().Seconds(), "docs/s")
+		})
 	}
 }

@@ -3,6 +3,8 @@ package index
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -34,31 +36,62 @@ func insertSettings(ctx context.Context) context.Context {
 	}))
 }
 
+// lookupChunk bounds the ids of one lookup query.
+const lookupChunk = 5000
+
+// idsParam renders ids as an Array(UUID) query parameter: sent apart from
+// the query text, so max_query_size does not limit a batch's size. The ids
+// are canonical UUIDs (the decoder checks), so they need no escaping.
+func idsParam(ids []string) string {
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, id := range ids {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("'" + id + "'")
+	}
+	b.WriteByte(']')
+	return b.String()
+}
+
+func chunks(ids []string) [][]string {
+	var out [][]string
+	for len(ids) > lookupChunk {
+		out = append(out, ids[:lookupChunk])
+		ids = ids[lookupChunk:]
+	}
+	if len(ids) > 0 {
+		out = append(out, ids)
+	}
+	return out
+}
+
 // keys returns the stored key of each id the index knows.
 func (s store) keys(ctx context.Context, ids []string) (map[string]keyState, error) {
 	out := make(map[string]keyState, len(ids))
-	if len(ids) == 0 {
-		return out, nil
-	}
-	var rows []struct {
-		ID             string    `ch:"doc_id"`
-		PatientID      int64     `ch:"patient_id"`
-		CreatedAt      time.Time `ch:"created_at"`
-		DocType        string    `ch:"doc_type"`
-		OrganizationID int64     `ch:"organization_id"`
-		AuthorID       int64     `ch:"author_id"`
-		Version        uint64    `ch:"version"`
-		IsDeleted      uint8     `ch:"is_deleted"`
-	}
 	q := "SELECT toString(id) AS doc_id, patient_id, created_at, doc_type, organization_id, author_id, version, is_deleted FROM " +
-		s.db + ".document_keys FINAL WHERE id IN ?"
-	if err := s.conn.Select(ctx, &rows, q, ids); err != nil {
-		return nil, fmt.Errorf("reading document keys: %w", err)
-	}
-	for _, r := range rows {
-		out[r.ID] = keyState{
-			docKey:  docKey{PatientID: r.PatientID, CreatedAt: r.CreatedAt.UTC(), DocType: r.DocType, OrganizationID: r.OrganizationID, AuthorID: r.AuthorID},
-			Version: r.Version, Deleted: r.IsDeleted == 1, Known: true,
+		s.db + ".document_keys FINAL WHERE id IN {ids:Array(UUID)}"
+	for _, chunk := range chunks(ids) {
+		var rows []struct {
+			ID             string    `ch:"doc_id"`
+			PatientID      int64     `ch:"patient_id"`
+			CreatedAt      time.Time `ch:"created_at"`
+			DocType        string    `ch:"doc_type"`
+			OrganizationID int64     `ch:"organization_id"`
+			AuthorID       int64     `ch:"author_id"`
+			Version        uint64    `ch:"version"`
+			IsDeleted      uint8     `ch:"is_deleted"`
+		}
+		qctx := clickhouse.Context(ctx, clickhouse.WithParameters(clickhouse.Parameters{"ids": idsParam(chunk)}))
+		if err := s.conn.Select(qctx, &rows, q); err != nil {
+			return nil, fmt.Errorf("reading document keys: %w", err)
+		}
+		for _, r := range rows {
+			out[r.ID] = keyState{
+				docKey:  docKey{PatientID: r.PatientID, CreatedAt: r.CreatedAt.UTC(), DocType: r.DocType, OrganizationID: r.OrganizationID, AuthorID: r.AuthorID},
+				Version: r.Version, Deleted: r.IsDeleted == 1, Known: true,
+			}
 		}
 	}
 	return out, nil
@@ -67,28 +100,32 @@ func (s store) keys(ctx context.Context, ids []string) (map[string]keyState, err
 // contents returns the stored attributes and links of live documents.
 func (s store) contents(ctx context.Context, keys map[string]keyState) (map[string]content, error) {
 	out := map[string]content{}
-	if len(keys) == 0 {
-		return out, nil
-	}
-	var ids []string
-	var patients []int64
-	for id, k := range keys {
+	ids := make([]string, 0, len(keys))
+	for id := range keys {
 		ids = append(ids, id)
-		patients = append(patients, k.PatientID)
-	}
-	var rows []struct {
-		ID            string   `ch:"doc_id"`
-		AttributesRaw string   `ch:"attributes_raw"`
-		LinkTypes     []string `ch:"link_types"`
-		LinkTargets   []string `ch:"link_target_ids"`
 	}
 	q := "SELECT toString(id) AS doc_id, attributes_raw, link_types, arrayMap(t -> toString(t), link_targets) AS link_target_ids FROM " +
-		s.db + ".documents FINAL WHERE patient_id IN ? AND id IN ?"
-	if err := s.conn.Select(ctx, &rows, q, patients, ids); err != nil {
-		return nil, fmt.Errorf("reading stored documents: %w", err)
-	}
-	for _, r := range rows {
-		out[r.ID] = content{AttributesRaw: r.AttributesRaw, LinkTypes: r.LinkTypes, LinkTargets: r.LinkTargets}
+		s.db + ".documents FINAL WHERE patient_id IN {patients:Array(Int64)} AND id IN {ids:Array(UUID)}"
+	for _, chunk := range chunks(ids) {
+		patients := make([]string, len(chunk))
+		for i, id := range chunk {
+			patients[i] = strconv.FormatInt(keys[id].PatientID, 10)
+		}
+		var rows []struct {
+			ID            string   `ch:"doc_id"`
+			AttributesRaw string   `ch:"attributes_raw"`
+			LinkTypes     []string `ch:"link_types"`
+			LinkTargets   []string `ch:"link_target_ids"`
+		}
+		qctx := clickhouse.Context(ctx, clickhouse.WithParameters(clickhouse.Parameters{
+			"ids": idsParam(chunk), "patients": "[" + strings.Join(patients, ",") + "]",
+		}))
+		if err := s.conn.Select(qctx, &rows, q); err != nil {
+			return nil, fmt.Errorf("reading stored documents: %w", err)
+		}
+		for _, r := range rows {
+			out[r.ID] = content{AttributesRaw: r.AttributesRaw, LinkTypes: r.LinkTypes, LinkTargets: r.LinkTargets}
+		}
 	}
 	return out, nil
 }

@@ -48,3 +48,27 @@ func TestWriterApply(t *testing.T) {
 		t.Fatalf("after delete: %+v", got)
 	}
 }
+
+// A batch larger than a query's text may hold (ids are query parameters,
+// looked up in chunks) is written whole.
+func TestWriterLargeBatch(t *testing.T) {
+	h := newHarness(t)
+	w := index.NewWriter(h.ch.Conn, h.ch.Database, h.reg)
+	cs := newDocs(12000, 3, 7)
+	for range 2 { // the second time every key is found, and all are stale
+		if _, err := w.Apply(context.Background(), cs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var n uint64
+	if err := h.ch.Conn.QueryRow(context.Background(), "SELECT count() FROM documents FINAL").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 12000 {
+		t.Fatalf("indexed %d of 12000", n)
+	}
+	r, err := w.Apply(context.Background(), cs)
+	if err != nil || r.Stale != 12000 {
+		t.Fatalf("third apply = %d stale, %v; want all 12000 found stale", r.Stale, err)
+	}
+}
