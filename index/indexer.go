@@ -269,10 +269,18 @@ func (ix *Indexer) process(ctx context.Context, msgs []kafka.Message) error {
 	ix.metrics.rows.Add(float64(len(p.docs)))
 	ix.metrics.stale.Add(float64(p.stale))
 	ix.metrics.batchSeconds.Observe(now.Sub(start).Seconds())
+	newest := map[int]time.Time{}
 	for _, c := range changes {
-		if !c.CommitTime.IsZero() {
-			ix.metrics.lag.Observe(now.Sub(c.CommitTime).Seconds())
+		if c.CommitTime.IsZero() {
+			continue
 		}
+		ix.metrics.lag.Observe(now.Sub(c.CommitTime).Seconds())
+		if part := msgs[c.Index].Partition; c.CommitTime.After(newest[part]) {
+			newest[part] = c.CommitTime
+		}
+	}
+	for part, t := range newest {
+		ix.metrics.fresh.WithLabelValues(strconv.Itoa(part)).Set(float64(t.UnixMilli()) / 1000)
 	}
 	ix.log.Debug("batch indexed", "events", len(msgs), "plan", p.String(), "took", now.Sub(start), "steps", steps.String())
 	return nil

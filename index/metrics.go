@@ -11,6 +11,7 @@ type Metrics struct {
 	batchErrors  prometheus.Counter
 	batchSeconds prometheus.Histogram
 	lag          prometheus.Histogram
+	fresh        *prometheus.GaugeVec
 }
 
 // NewMetrics creates the metrics and registers them with reg; nil registers nothing.
@@ -39,9 +40,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "docsearch_indexer_lag_seconds", Help: "From commit in PostgreSQL (source.ts_ms) to indexed.",
 			Buckets: prometheus.ExponentialBuckets(0.01, 2, 14),
 		}),
+		fresh: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "docsearch_indexer_source_time_seconds",
+			Help: "Commit time in PostgreSQL (source.ts_ms) of the newest change indexed, per partition of the source topic: time() minus it is how stale the index is.",
+		}, []string{"partition"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.events, m.rows, m.stale, m.deadLetters, m.batchErrors, m.batchSeconds, m.lag)
+		reg.MustRegister(m.events, m.rows, m.stale, m.deadLetters, m.batchErrors, m.batchSeconds, m.lag, m.fresh)
 	}
 	return m
 }
