@@ -132,7 +132,10 @@ func (s *Server) Search(ctx context.Context, req *pb.SearchRequest) (*pb.SearchR
 	if err != nil {
 		return nil, s.status(err)
 	}
+	ri := info(ctx)
+	ri.patient = req.PatientId
 	page, err := s.search.Search(ctx, r)
+	ri.strategy, ri.rows = page.Strategy, len(page.Documents)
 	if err != nil {
 		return nil, s.status(err)
 	}

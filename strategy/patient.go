@@ -103,7 +103,9 @@ func (s *Searcher) patient(ctx context.Context, req Request, size int, after *cu
 			break
 		}
 	}
-	return s.finish(req, rows, size), nil
+	page := s.finish(req, rows, size)
+	page.Strategy = "patient"
+	return page, nil
 }
 
 func (s *Searcher) patientPlan(ctx context.Context, req Request, size int, after *cursor) (Plan, error) {

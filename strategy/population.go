@@ -71,13 +71,15 @@ func (s *Searcher) populationPlan(req Request, size int, after *cursor) (Plan, q
 }
 
 func (s *Searcher) population(ctx context.Context, req Request, size int, after *cursor) (Page, error) {
-	_, q, err := s.populationPlan(req, size, after)
+	plan, q, err := s.populationPlan(req, size, after)
 	if err != nil {
-		return Page{}, err
+		return Page{Strategy: plan.Strategy}, err
 	}
 	rows, err := s.run(ctx, q)
 	if err != nil {
-		return Page{}, err
+		return Page{Strategy: plan.Strategy}, err
 	}
-	return s.finish(req, rows, size), nil
+	page := s.finish(req, rows, size)
+	page.Strategy = plan.Strategy
+	return page, nil
 }

@@ -139,6 +139,8 @@ type Link struct{ Type, Target string }
 
 // Page is a page of results, newest first.
 type Page struct {
+	// Strategy is the plan that produced it (see Plan.Strategy).
+	Strategy  string
 	Documents []Document
 	// NextPageToken continues after the last document; empty at the end.
 	NextPageToken string
@@ -320,7 +322,9 @@ func (s *Searcher) Search(ctx context.Context, req Request) (Page, error) {
 		after = &c
 	}
 	if req.PatientID != nil {
-		return s.patient(ctx, req, size, after)
+		page, err := s.patient(ctx, req, size, after)
+		page.Strategy = "patient"
+		return page, err
 	}
 	return s.population(ctx, req, size, after)
 }

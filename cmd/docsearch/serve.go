@@ -111,7 +111,7 @@ func serve(ctx context.Context, log *slog.Logger, cfg serveConfig, ready func())
 
 	healthSrv := health.NewServer()
 	healthSrv.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
-	srv := grpc.NewServer()
+	srv := grpc.NewServer(grpc.ChainUnaryInterceptor(api.Interceptor(log.With("component", "api"), api.NewMetrics(promReg))))
 	healthpb.RegisterHealthServer(srv, healthSrv)
 	reflection.Register(srv)
 	pb.RegisterSearchServiceServer(srv, api.NewServer(searcher, reg, api.Options{}, log))
