@@ -25,13 +25,15 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"serve":   {"run the search service and the indexer against ClickHouse and Kafka", runServe},
-		"up":      {"run everything on this machine: embedded ClickHouse, Kafka and the service (make run)", runUp},
-		"kafka":   {"run the embedded Kafka broker alone", runKafka},
-		"setup":   {"prepare this machine: fetch libchdb, install and start PostgreSQL", runSetup},
-		"search":  {"run one search over gRPC and print the page (--output json|table)", runSearch},
-		"explain": {"show how a search would run: strategy, partitions, SQL", runExplain},
-		"gen":     {"generate a synthetic EMR as Debezium events (Kafka, file) and/or PostgreSQL rows", runGen},
+		"serve":     {"run the search service and the indexer against ClickHouse and Kafka", runServe},
+		"up":        {"run everything on this machine: embedded ClickHouse, Kafka and the service (make run)", runUp},
+		"kafka":     {"run the embedded Kafka broker alone", runKafka},
+		"setup":     {"prepare this machine: fetch libchdb, install and start PostgreSQL", runSetup},
+		"search":    {"run one search over gRPC and print the page (--output json|table)", runSearch},
+		"explain":   {"show how a search would run: strategy, partitions, SQL", runExplain},
+		"gen":       {"generate a synthetic EMR as Debezium events (Kafka, file) and/or PostgreSQL rows", runGen},
+		"backfill":  {"load every document of PostgreSQL into the index from one snapshot (resumable)", runBackfill},
+		"reconcile": {"compare PostgreSQL with the index, list the documents that differ, --repair them", runReconcile},
 	}
 }
 
@@ -73,7 +75,7 @@ func usage(w io.Writer, cmds map[string]command) {
 	fmt.Fprintln(w, "usage: docsearch <command> [flags]   (docsearch <command> -h for its flags)")
 	fmt.Fprintln(w, "\ncommands:")
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-8s %s\n", n, cmds[n].summary)
+		fmt.Fprintf(w, "  %-10s %s\n", n, cmds[n].summary)
 	}
 }
 

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/docsearch/docsearch/index"
+	"github.com/docsearch/docsearch/index/backfill"
+	"github.com/docsearch/docsearch/schema"
+	"github.com/docsearch/docsearch/schema/registry"
+)
+
+// sourceFlags are the stores backfill and reconcile read and write.
+type sourceFlags struct {
+	pg         string
+	clickhouse clickhouseConfig
+}
+
+func (s *sourceFlags) register(fs flags) {
+	fs.str(&s.pg, "pg", "", "PostgreSQL DSN of the database holding the documents table")
+	fs.str(&s.clickhouse.addr, "clickhouse", "127.0.0.1:9000", "ClickHouse native protocol address")
+	fs.str(&s.clickhouse.database, "clickhouse-database", "docsearch", "ClickHouse database of docsearch's tables")
+	fs.str(&s.clickhouse.user, "clickhouse-user", "default", "ClickHouse user")
+	fs.str(&s.clickhouse.password, "clickhouse-password", "", "ClickHouse password")
+}
+
+// stores are the open connections and the Writer that applies with the
+// indexer's rules.
+type stores struct {
+	pg     *pgx.Conn
+	ch     driver.Conn
+	writer *index.Writer
+}
+
+func (s *stores) close() {
+	if s.pg != nil {
+		_ = s.pg.Close(context.Background())
+	}
+	if s.ch != nil {
+		_ = s.ch.Close()
+	}
+}
+
+func (s sourceFlags) open(ctx context.Context, log *slog.Logger) (*stores, error) {
+	if s.pg == "" {
+		return nil, errors.New("--pg is required")
+	}
+	ch, err := clickhouse.Open(&clickhouse.Options{
+		Addr: []string{s.clickhouse.addr},
+		Auth: clickhouse.Auth{Username: s.clickhouse.user, Password: s.clickhouse.password},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("opening clickhouse %s: %w", s.clickhouse.addr, err)
+	}
+	st := &stores{ch: ch}
+	if err := waitClickHouse(ctx, log, ch, s.clickhouse.addr, 30*time.Second); err != nil {
+		st.close()
+		return nil, err
+	}
+	if err := schema.Apply(ctx, log, ch, schema.Options{Database: s.clickhouse.database}); err != nil {
+		st.close()
+		return nil, err
+	}
+	reg := registry.New(ch, s.clickhouse.database, log)
+	if err := reg.Load(ctx); err != nil {
+		st.close()
+		return nil, err
+	}
+	st.writer = index.NewWriter(ch, s.clickhouse.database, reg)
+	if st.pg, err = pgx.Connect(ctx, s.pg); err != nil {
+		st.close()
+		return nil, fmt.Errorf("connecting to postgresql: %w", err)
+	}
+	return st, nil
+}
+
+func runBackfill(ctx context.Context, log *slog.Logger, args []string, out io.Writer) error {
+	fs := newFlags("backfill")
+	var src sourceFlags
+	src.register(fs)
+	var run, batch, snapshotRows, settle string
+	var restart bool
+	fs.str(&run, "run", "backfill", "run id whose progress is recorded; an interrupted run continues where it stopped")
+	fs.str(&batch, "batch", "10000", "rows read and applied at a time")
+	fs.str(&snapshotRows, "snapshot-rows", "0", "start a new snapshot after this many rows (0: one snapshot), so vacuum is not held back for hours")
+	fs.str(&settle, "settle", "5s", "wait before the pass that repairs rows raced by the live indexer (negative: skip)")
+	fs.BoolVar(&restart, "restart", false, "start the run over, even if it is done")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	opts := backfill.Options{Database: src.clickhouse.database, RunID: run, Restart: restart}
+	var err error
+	if _, err = fmt.Sscan(batch, &opts.BatchSize); err != nil {
+		return fmt.Errorf("--batch: %w", err)
+	}
+	if _, err = fmt.Sscan(snapshotRows, &opts.SnapshotRows); err != nil {
+		return fmt.Errorf("--snapshot-rows: %w", err)
+	}
+	if opts.Settle, err = time.ParseDuration(settle); err != nil {
+		return fmt.Errorf("--settle: %w", err)
+	}
+	if err := opts.Validate(); err != nil {
+		return err
+	}
+	st, err := src.open(ctx, log)
+	if err != nil {
+		return err
+	}
+	defer st.close()
+	var last time.Time
+	opts.Progress = func(p backfill.Progress) {
+		if time.Since(last) < time.Second {
+			return
+		}
+		last = time.Now()
+		printProgress(os.Stderr, p)
+	}
+	p, err := backfill.Run(ctx, log, st.pg, st.ch, st.writer, opts)
+	printProgress(os.Stderr, p)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "backfill %s done: %d rows (%d applied, %d already newer), %d repaired after races, snapshots %v\n",
+		p.RunID, p.Rows, p.Applied, p.Stale, p.Repaired, p.Snapshots)
+	return nil
+}
+
+func printProgress(w io.Writer, p backfill.Progress) {
+	pct := ""
+	if p.Estimated > 0 {
+		pct = fmt.Sprintf(" (~%.0f%% of ~%d)", 100*float64(p.Rows)/float64(p.Estimated), p.Estimated)
+	}
+	eta := "?"
+	if d := p.ETA(); d > 0 {
+		eta = d.Round(time.Second).String()
+	}
+	fmt.Fprintf(w, "backfill %s: %d rows%s, %.0f rows/s, ETA %s, last id %s\n", p.RunID, p.Rows, pct, p.Rate(), eta, p.LastID)
+}
