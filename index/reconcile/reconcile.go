@@ -25,6 +25,9 @@ type Options struct {
 	Database string
 	// Buckets is the number of patient buckets per period; zero means 64.
 	Buckets int
+	// Only, when not empty, compares just these buckets (patient_id % Buckets),
+	// in every period: the sample a continuous run checks each time.
+	Only []int64
 }
 
 // Validate reports whether o can be used.
@@ -34,6 +37,11 @@ func (o Options) Validate() error {
 		return fmt.Errorf("reconcile: invalid database %q", o.Database)
 	case o.Buckets < 0:
 		return fmt.Errorf("reconcile: buckets %d is negative", o.Buckets)
+	}
+	for _, b := range o.Only {
+		if b < 0 || (o.Buckets > 0 && b >= int64(o.Buckets)) || (o.Buckets == 0 && b >= 64) {
+			return fmt.Errorf("reconcile: bucket %d is outside 0..buckets-1", b)
+		}
 	}
 	return nil
 }
@@ -191,10 +199,11 @@ func Compare(ctx context.Context, log *slog.Logger, pg *pgx.Conn, ch ClickHouse,
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // read only
 	pgSide, chSide := newSide(), newSide()
-	if err := scanPostgres(ctx, tx, func(r cdc.Row) { pgSide.add(r, buckets, nil) }); err != nil {
+	only := sample{buckets: buckets, only: opts.Only}
+	if err := scanPostgres(ctx, tx, only, func(r cdc.Row) { pgSide.add(r, buckets, nil) }); err != nil {
 		return Report{}, err
 	}
-	if err := scanIndex(ctx, ch, opts.Database, lsn, chSide, func(r cdc.Row) { chSide.add(r, buckets, nil) }); err != nil {
+	if err := scanIndex(ctx, ch, opts.Database, lsn, only, chSide, func(r cdc.Row) { chSide.add(r, buckets, nil) }); err != nil {
 		return Report{}, err
 	}
 	rep := Report{SnapshotLSN: lsn, PostgresRows: pgSide.rows, IndexedRows: chSide.rows, Newer: chSide.newer}
@@ -225,10 +234,10 @@ func Compare(ctx context.Context, log *slog.Logger, pg *pgx.Conn, ch ClickHouse,
 		// snapshot on the PostgreSQL side; the index may have moved on, which
 		// the version filter accounts for.
 		pgDocs, chDocs := newSide(), newSide()
-		if err := scanPostgres(ctx, tx, func(r cdc.Row) { pgDocs.add(r, buckets, want) }); err != nil {
+		if err := scanPostgres(ctx, tx, only, func(r cdc.Row) { pgDocs.add(r, buckets, want) }); err != nil {
 			return Report{}, err
 		}
-		if err := scanIndex(ctx, ch, opts.Database, lsn, chDocs, func(r cdc.Row) { chDocs.add(r, buckets, want) }); err != nil {
+		if err := scanIndex(ctx, ch, opts.Database, lsn, only, chDocs, func(r cdc.Row) { chDocs.add(r, buckets, want) }); err != nil {
 			return Report{}, err
 		}
 		for id, h := range pgDocs.docs {
@@ -276,8 +285,19 @@ func beginSnapshot(ctx context.Context, pg *pgx.Conn) (pgx.Tx, uint64, error) {
 	return tx, lsn, nil
 }
 
-func scanPostgres(ctx context.Context, tx pgx.Tx, each func(cdc.Row)) error {
-	rows, err := tx.Query(ctx, "SELECT "+backfill.SelectColumns+" FROM documents")
+// sample restricts a scan to some patient buckets; both sides use the same
+// truncated modulo, so they pick the same patients.
+type sample struct {
+	buckets int64
+	only    []int64
+}
+
+func scanPostgres(ctx context.Context, tx pgx.Tx, s sample, each func(cdc.Row)) error {
+	q, args := "SELECT "+backfill.SelectColumns+" FROM documents", []any{}
+	if len(s.only) > 0 {
+		q, args = q+" WHERE patient_id % $1 = ANY($2)", []any{s.buckets, s.only}
+	}
+	rows, err := tx.Query(ctx, q, args...)
 	if err != nil {
 		return fmt.Errorf("reading postgresql documents: %w", err)
 	}
@@ -297,8 +317,12 @@ func scanPostgres(ctx context.Context, tx pgx.Tx, each func(cdc.Row)) error {
 
 // scanIndex streams the live documents of the index, leaving out (and
 // counting in s.newer) those whose version is newer than the snapshot lsn.
-func scanIndex(ctx context.Context, ch ClickHouse, db string, lsn uint64, s *side, each func(cdc.Row)) error {
-	rows, err := ch.Query(ctx, "SELECT "+backfill.IndexedColumns+", version FROM "+db+".documents FINAL WHERE is_deleted = 0")
+func scanIndex(ctx context.Context, ch ClickHouse, db string, lsn uint64, smp sample, s *side, each func(cdc.Row)) error {
+	q, args := "SELECT "+backfill.IndexedColumns+", version FROM "+db+".documents FINAL WHERE is_deleted = 0", []any{}
+	if len(smp.only) > 0 {
+		q, args = q+" AND patient_id % ? IN ?", []any{smp.buckets, smp.only}
+	}
+	rows, err := ch.Query(ctx, q, args...)
 	if err != nil {
 		return fmt.Errorf("reading indexed documents: %w", err)
 	}

@@ -2,6 +2,7 @@ package reconcile_test
 
 import (
 	"context"
+	"github.com/prometheus/client_golang/prometheus"
 	"log/slog"
 	"os"
 	"slices"
@@ -370,4 +371,73 @@ func testLog(*testing.T) *slog.Logger {
 		return nil
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// A sampled comparison checks only the chosen patient buckets, on both sides:
+// drift in a sampled bucket is found, drift elsewhere is not looked at, and
+// the metrics say what the last comparison found.
+func TestSampledCompareAndMetrics(t *testing.T) {
+	f := newFixture(t, 600, gen.Config{})
+	ctx := context.Background()
+	f.backfill(t, ctx, backfill.Options{BatchSize: 600, Settle: -1})
+	var id string
+	var patient int64
+	if err := f.pg.QueryRow(ctx, "SELECT id::text, patient_id FROM documents ORDER BY id LIMIT 1").Scan(&id, &patient); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.pg.Exec(ctx, "UPDATE documents SET status = 'zz-drift' WHERE id = $1", id); err != nil {
+		t.Fatal(err)
+	}
+	opts := reconcile.Options{Database: f.ch.Database, Buckets: 8}
+	full, err := reconcile.Compare(ctx, nil, f.pg, f.ch.Conn, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bucket := patient % 8
+	opts.Only = []int64{bucket}
+	hit, err := reconcile.Compare(ctx, nil, f.pg, f.ch.Conn, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hit.Stale) != 1 || hit.Stale[0] != id || hit.Ranges >= full.Ranges || hit.PostgresRows >= full.PostgresRows {
+		t.Fatalf("sampled bucket %d: %+v (full compare: %d ranges, %d rows)", bucket, hit, full.Ranges, full.PostgresRows)
+	}
+	opts.Only = []int64{(bucket + 1) % 8}
+	miss, err := reconcile.Compare(ctx, nil, f.pg, f.ch.Conn, opts)
+	if err != nil || !miss.Clean() {
+		t.Fatalf("another bucket: %+v, %v", miss, err)
+	}
+	opts.Only = []int64{8}
+	if _, err := reconcile.Compare(ctx, nil, f.pg, f.ch.Conn, opts); err == nil {
+		t.Fatal("bucket 8 of 8 accepted")
+	}
+
+	reg := prometheus.NewRegistry()
+	m := reconcile.NewMetrics(reg)
+	m.Record(hit, time.Unix(1700000000, 0))
+	if got := gaugeValue(t, reg, "docsearch_reconcile_differences", "stale"); got != 1 {
+		t.Fatalf("stale gauge = %v", got)
+	}
+}
+
+func gaugeValue(t *testing.T, reg *prometheus.Registry, name, kind string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetValue() == kind {
+					return m.GetGauge().GetValue()
+				}
+			}
+		}
+	}
+	t.Fatalf("no %s{kind=%q}", name, kind)
+	return 0
 }
