@@ -33,6 +33,7 @@ func commands() map[string]command {
 		"explain":   {"show how a search would run: strategy, partitions, SQL", runExplain},
 		"gen":       {"generate a synthetic EMR as Debezium events (Kafka, file) and/or PostgreSQL rows", runGen},
 		"backfill":  {"load every document of PostgreSQL into the index from one snapshot (resumable)", runBackfill},
+		"bench":     {"run the baselines' query classes against docsearch and PostgreSQL (JSONB, EAV)", runBench},
 		"reconcile": {"compare PostgreSQL with the index, list the documents that differ, --repair them", runReconcile},
 	}
 }
