@@ -58,10 +58,10 @@ func ScanRow(row pgx.Row) (cdc.Row, error) {
 	return r, nil
 }
 
-// snapshot begins a REPEATABLE READ READ ONLY transaction and reads the
+// Snapshot begins a REPEATABLE READ READ ONLY transaction and reads the
 // current WAL position as its first statement: the snapshot is taken then,
 // so every change it holds has a smaller lsn and every later one a larger.
-func snapshot(ctx context.Context, pg *pgx.Conn) (pgx.Tx, uint64, error) {
+func Snapshot(ctx context.Context, pg *pgx.Conn) (pgx.Tx, uint64, error) {
 	tx, err := pg.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
 		return nil, 0, fmt.Errorf("beginning snapshot transaction: %w", err)

@@ -53,7 +53,7 @@ func Reindex(ctx context.Context, pg *pgx.Conn, w Applier, ids []string, strays 
 }
 
 func reindex(ctx context.Context, pg *pgx.Conn, w Applier, ids []string, strays map[string][]cdc.Row) (index.Result, error) {
-	tx, lsn, err := snapshot(ctx, pg)
+	tx, lsn, err := Snapshot(ctx, pg)
 	if err != nil {
 		return index.Result{}, err
 	}

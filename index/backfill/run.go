@@ -157,7 +157,7 @@ func Run(ctx context.Context, log *slog.Logger, pg *pgx.Conn, ch ClickHouse, w A
 // runSnapshot reads batches from one snapshot; more says whether rows remain
 // for another snapshot (opts.SnapshotRows reached).
 func runSnapshot(ctx context.Context, log *slog.Logger, pg *pgx.Conn, ps progressStore, w Applier, opts Options, p *Progress, started time.Time) (more bool, err error) {
-	tx, lsn, err := snapshot(ctx, pg)
+	tx, lsn, err := Snapshot(ctx, pg)
 	if err != nil {
 		return false, err
 	}

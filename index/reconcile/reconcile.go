@@ -193,7 +193,7 @@ func Compare(ctx context.Context, log *slog.Logger, pg *pgx.Conn, ch ClickHouse,
 	}
 	started := time.Now()
 	buckets := int64(opts.Buckets)
-	tx, lsn, err := beginSnapshot(ctx, pg)
+	tx, lsn, err := backfill.Snapshot(ctx, pg)
 	if err != nil {
 		return Report{}, err
 	}
@@ -263,26 +263,6 @@ func Compare(ctx context.Context, log *slog.Logger, pg *pgx.Conn, ch ClickHouse,
 	}
 	rep.Elapsed = time.Since(started)
 	return rep, nil
-}
-
-// beginSnapshot is a REPEATABLE READ READ ONLY transaction whose first
-// statement reads the wal position.
-func beginSnapshot(ctx context.Context, pg *pgx.Conn) (pgx.Tx, uint64, error) {
-	tx, err := pg.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
-	if err != nil {
-		return nil, 0, fmt.Errorf("beginning snapshot transaction: %w", err)
-	}
-	var text string
-	if err := tx.QueryRow(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&text); err != nil {
-		_ = tx.Rollback(ctx)
-		return nil, 0, fmt.Errorf("reading wal position: %w", err)
-	}
-	lsn, err := backfill.ParseLSN(text)
-	if err != nil {
-		_ = tx.Rollback(ctx)
-		return nil, 0, err
-	}
-	return tx, lsn, nil
 }
 
 // sample restricts a scan to some patient buckets; both sides use the same
