@@ -88,20 +88,36 @@ func parseTime(x string) string {
 }
 
 // attribute checks an attribute field and returns the variants its
-// predicates read.
+// predicates read. A scalar attribute reads no array variant: the registry
+// widens an attribute to an array before the first document holding an
+// array for it is written, so while it is registered as a scalar no
+// document holds an array there. Reading only what can be there is what
+// keeps a filter on one attribute cheap (docs/schema-measurements.md).
 func attribute(f check.Field) ([]variant, error) {
 	if !isIdent(f.Name, false) {
 		return nil, errorf(msgBadName, f.Name)
 	}
+	var vs []variant
 	switch f.Type.Kind {
 	case check.String, check.Date, check.Timestamp:
-		return textVariants, nil
+		vs = textVariants
 	case check.Bool:
-		return boolVariants, nil
+		vs = boolVariants
 	case check.Number, check.Int:
-		return numberVariants, nil
+		vs = numberVariants
+	default:
+		return nil, errorf(msgAttrKind, f.Name, f.Type)
 	}
-	return nil, errorf(msgAttrKind, f.Name, f.Type)
+	if f.Type.Array {
+		return vs, nil
+	}
+	scalar := make([]variant, 0, len(vs))
+	for _, v := range vs {
+		if !v.array {
+			scalar = append(scalar, v)
+		}
+	}
+	return scalar, nil
 }
 
 // path is the attribute's path in the JSON column. The name is an

@@ -42,7 +42,7 @@ func TestWhereTrees(t *testing.T) {
 		{"prefix", eq, compile.Options{ParamPrefix: "q_"}, "status = {q_0:String}"},
 		{"underscore prefix", eq, compile.Options{ParamPrefix: "_"}, "status = {_0:String}"},
 		{"int kind attribute", &check.Compare{Field: check.Field{Name: "n", Type: check.Type{Kind: check.Int}}, Op: ast.Eq,
-			Value: check.Value{Kind: check.IntValue, Int: 1}}, compile.Options{}, "(ifNull(attributes.`n`.:Int64 = {f0:Int64} OR "},
+			Value: check.Value{Kind: check.IntValue, Int: 1}}, compile.Options{}, "ifNull(attributes.`n`.:Int64 = {f0:Int64} OR "},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -535,7 +535,7 @@ func TestSharedDataPaths(t *testing.T) {
 		}
 		fmt.Fprintf(&b1, `"s%d": "v%d", "n%d": %d, "a%d": [%d, 1.5]`, i, i, i, i, i, i)
 		fmt.Fprintf(&b2, `"s%d": ["w", "v%d"], "n%d": %d.5`, i, i, i, i)
-		reg[fmt.Sprintf("s%d", i)] = check.Type{Kind: check.String}
+		reg[fmt.Sprintf("s%d", i)] = check.Type{Kind: check.String, Array: true} // document 2 holds arrays
 		reg[fmt.Sprintf("n%d", i)] = check.Type{Kind: check.Number}
 		reg[fmt.Sprintf("a%d", i)] = check.Type{Kind: check.Number, Array: true}
 	}

@@ -1,2 +1,2 @@
-(ifNull(attributes.`select`.:String = {f0:String}, 0) OR arrayExists(e -> ifNull(e = {f0:String}, 0), attributes.`select`.:`Array(Nullable(String))`))
+ifNull(attributes.`select`.:String = {f0:String}, 0)
 f0 = "x"

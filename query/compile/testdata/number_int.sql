@@ -1,2 +1,2 @@
-(ifNull(attributes.`bp`.:Int64 > {f0:Int64} OR attributes.`bp`.:UInt64 > {f0:Int64} OR attributes.`bp`.:Float64 > {f0:Int64}, 0) OR arrayExists(e -> ifNull(e > {f0:Int64}, 0), attributes.`bp`.:`Array(Nullable(Int64))`) OR arrayExists(e -> ifNull(e > {f0:Int64}, 0), attributes.`bp`.:`Array(Nullable(UInt64))`) OR arrayExists(e -> ifNull(e > {f0:Int64}, 0), attributes.`bp`.:`Array(Nullable(Float64))`) OR arrayExists(e -> ifNull(dynamicElement(e, 'Int64') > {f0:Int64} OR dynamicElement(e, 'UInt64') > {f0:Int64} OR dynamicElement(e, 'Float64') > {f0:Int64}, 0), attributes.`bp`.:`Array(Dynamic)`))
+ifNull(attributes.`bp`.:Int64 > {f0:Int64} OR attributes.`bp`.:UInt64 > {f0:Int64} OR attributes.`bp`.:Float64 > {f0:Int64}, 0)
 f0 = "180"
