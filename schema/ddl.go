@@ -76,7 +76,8 @@ var migrations = []Migration{
 			period     UInt16,
 			rows       UInt64
 		) ENGINE = SummingMergeTree(rows)
-		ORDER BY (patient_id, period)`,
+		ORDER BY (patient_id, period)
+		SETTINGS index_granularity = 256`, // a lookup is one patient's few rows
 		`CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.patient_periods_mv TO {db}.patient_periods AS
 		SELECT patient_id, toUInt16({period}) AS period, toUInt64(is_deleted = 0) AS rows
 		FROM {db}.documents`,
@@ -85,7 +86,8 @@ var migrations = []Migration{
 		`CREATE TABLE IF NOT EXISTS {db}.documents_by_author ` + documentColumns + `
 		ENGINE = ReplacingMergeTree(version, is_deleted)
 		PARTITION BY {period}
-		ORDER BY (author_id, created_at, id)`,
+		ORDER BY (author_id, created_at, id)
+		SETTINGS index_granularity = 1024`,
 		`CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.documents_by_author_mv TO {db}.documents_by_author AS
 		SELECT * FROM {db}.documents`,
 
@@ -93,7 +95,8 @@ var migrations = []Migration{
 		`CREATE TABLE IF NOT EXISTS {db}.documents_by_org ` + documentColumns + `
 		ENGINE = ReplacingMergeTree(version, is_deleted)
 		PARTITION BY {period}
-		ORDER BY (organization_id, doc_type, created_at, id)`,
+		ORDER BY (organization_id, doc_type, created_at, id)
+		SETTINGS index_granularity = 1024`,
 		`CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.documents_by_org_mv TO {db}.documents_by_org AS
 		SELECT * FROM {db}.documents`,
 
