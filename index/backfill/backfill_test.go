@@ -20,7 +20,12 @@ import (
 
 var env = stacktest.New()
 
-func TestMain(m *testing.M) { os.Exit(env.Run(m)) }
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		os.Exit(runChild())
+	}
+	os.Exit(env.Run(m))
+}
 
 func TestParseLSN(t *testing.T) {
 	for _, tc := range []struct {
