@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -244,6 +245,12 @@ func (s *Searcher) run(ctx context.Context, q query) ([]row, error) {
 func classify(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return fmt.Errorf("searching: %w", ctx.Err())
+	}
+	// clickhouse-go puts the context's deadline on the connection, so the
+	// read can time out a moment before the context itself says so.
+	var ne net.Error
+	if _, has := ctx.Deadline(); has && errors.As(err, &ne) && ne.Timeout() {
+		return fmt.Errorf("searching: %w", context.DeadlineExceeded)
 	}
 	var ex *clickhouse.Exception
 	if errors.As(err, &ex) {
