@@ -87,7 +87,7 @@ func readBatch(ctx context.Context, tx pgx.Tx, after string, n int) ([]cdc.Row, 
 		q += " WHERE id > $2::uuid"
 		args = append(args, after)
 	}
-	q += " ORDER BY id LIMIT $1"
+	q += " ORDER BY documents.id LIMIT $1" // not the id::text output column
 	rows, err := tx.Query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("reading documents after %q: %w", after, err)
