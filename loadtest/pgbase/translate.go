@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/docsearch/docsearch/cdc"
 	"github.com/docsearch/docsearch/query/ast"
 	"github.com/docsearch/docsearch/query/eval"
 )
@@ -62,7 +63,7 @@ func Translate(d Design, f *ast.Filter, types map[string]eval.AttrType, q Query)
 		where = append(where, s)
 	}
 	if q.After != nil {
-		id, ok := canonicalUUID(q.After.ID)
+		id, ok := cdc.CanonicalUUID(q.After.ID)
 		if !ok {
 			return "", nil, fmt.Errorf("%w: cursor id %q is not a uuid", ErrQuery, q.After.ID)
 		}
@@ -153,7 +154,7 @@ func (t *translator) expr(x ast.Expr) (string, error) {
 		// Containment finds it; a link is an object with a string type.
 		return "(d.links @> jsonb_build_array(jsonb_build_object('type', " + t.text(x.Type.Value) + ")))", nil
 	case *ast.LinksTo:
-		id, ok := canonicalUUID(x.Target.Value)
+		id, ok := cdc.CanonicalUUID(x.Target.Value)
 		if !ok {
 			return "", fmt.Errorf("links_to target %q is not a uuid", x.Target.Value)
 		}
@@ -208,7 +209,7 @@ func (t *translator) common(name string, op ast.CompareOp, vs []ast.Literal) (st
 			s, ok := v.(*ast.StringLit)
 			id, okID := "", false
 			if ok {
-				id, okID = canonicalUUID(s.Value)
+				id, okID = cdc.CanonicalUUID(s.Value)
 			}
 			if !okID {
 				return "", fmt.Errorf("%s: literal %v is not a uuid", name, v)
@@ -236,7 +237,7 @@ func (t *translator) common(name string, op ast.CompareOp, vs []ast.Literal) (st
 			var tm time.Time
 			okT := false
 			if ok {
-				tm, okT = parseTime(s.Value)
+				tm, okT = eval.ParseTime(s.Value)
 			}
 			if !okT {
 				return "", fmt.Errorf("%s: literal %v is not a date or timestamp", name, v)
@@ -389,7 +390,7 @@ func (t *translator) attrTime(name string, op ast.CompareOp, vs []ast.Literal) (
 		var tm time.Time
 		okT := false
 		if ok {
-			tm, okT = parseTime(s.Value)
+			tm, okT = eval.ParseTime(s.Value)
 		}
 		if !okT {
 			return "", fmt.Errorf("%s: literal %v is not a date or timestamp", name, v)
@@ -430,41 +431,4 @@ func (t *translator) startsWith(name, prefix string) string {
 		return t.eav(name, "a.kind = 's' AND starts_with(a.value, "+p+")")
 	}
 	return t.elements(name, "CASE WHEN jsonb_typeof(e.v) = 'string' THEN starts_with(e.v #>> '{}', "+p+") END")
-}
-
-// parseTime reads a literal as the filter language does: 'YYYY-MM-DD' as
-// midnight UTC, or RFC 3339.
-func parseTime(s string) (time.Time, bool) {
-	if len(s) == len(time.DateOnly) {
-		t, err := time.Parse(time.DateOnly, s)
-		return t, err == nil
-	}
-	t, err := time.Parse(time.RFC3339Nano, s)
-	return t, err == nil
-}
-
-// canonicalUUID returns s, a uuid in 8-4-4-4-12 hex form in any case, in
-// lowercase; false when s is not one.
-func canonicalUUID(s string) (string, bool) {
-	if len(s) != 36 {
-		return "", false
-	}
-	b := []byte(s)
-	for i, c := range b {
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return "", false
-			}
-			continue
-		}
-		switch {
-		case c >= '0' && c <= '9', c >= 'a' && c <= 'f':
-		case c >= 'A' && c <= 'F':
-			b[i] = c + 'a' - 'A'
-		default:
-			return "", false
-		}
-	}
-	return string(b), true
 }

@@ -270,7 +270,7 @@ func (f field) convert(v cdc.Value) (value, bool) {
 		if v.Type != cdc.TypeString {
 			return value{}, false
 		}
-		t, ok := parseTime(v.Text)
+		t, ok := ParseTime(v.Text)
 		return value{t: t}, ok
 	}
 	return value{}, false
@@ -443,7 +443,7 @@ func (b *builder) literal(f field, l ast.Literal) (value, error) {
 			}
 			return value{s: id}, nil
 		case kTime:
-			t, ok := parseTime(s.Value)
+			t, ok := ParseTime(s.Value)
 			if !ok {
 				return value{}, b.errorf(l.Pos(), ErrType, msgBadTime, s.Value)
 			}

@@ -683,7 +683,7 @@ func (g *gen) timeLiteral(name string) string {
 	t := time.Date(2020+g.r.IntN(6), time.Month(1+g.r.IntN(12)), 1+g.r.IntN(28), 0, 0, 0, 0, time.UTC)
 	raw := ""
 	if v, ok := g.sample(name, cdc.TypeString); ok {
-		if st, ok := parseTime(v.Text); ok {
+		if st, ok := ParseTime(v.Text); ok {
 			t, raw = st.UTC(), v.Text
 		}
 	}

@@ -29,8 +29,9 @@ func parseNumber(s string) (*big.Rat, bool) {
 	return r, ok
 }
 
-// parseTime reads 'YYYY-MM-DD' as midnight UTC, or an RFC 3339 timestamp.
-func parseTime(s string) (time.Time, bool) {
+// ParseTime reads a time literal as the filter language does: 'YYYY-MM-DD'
+// as midnight UTC, or an RFC 3339 timestamp.
+func ParseTime(s string) (time.Time, bool) {
 	if len(s) == len(time.DateOnly) {
 		t, err := time.Parse(time.DateOnly, s)
 		return t, err == nil
