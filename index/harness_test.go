@@ -360,3 +360,51 @@ func (m *model) want() map[string]doc {
 	}
 	return out
 }
+
+// waitConsumed waits until group has committed the end offset of every
+// partition of the source topic.
+func (h *harness) waitConsumed(t testing.TB, group string, within time.Duration) {
+	t.Helper()
+	cl := &kafka.Client{Addr: kafka.TCP(h.brokers...), Transport: &kafka.Transport{}}
+	ctx := context.Background()
+	deadline := time.Now().Add(within)
+	for {
+		meta, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{h.topic}})
+		if err != nil || len(meta.Topics) != 1 {
+			t.Fatalf("metadata: %v", err)
+		}
+		var ends []kafka.OffsetRequest
+		var parts []int
+		for _, p := range meta.Topics[0].Partitions {
+			ends = append(ends, kafka.LastOffsetOf(p.ID))
+			parts = append(parts, p.ID)
+		}
+		last, err := cl.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{h.topic: ends}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		committed, err := cl.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{h.topic: parts}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := true
+		for _, po := range last.Topics[h.topic] {
+			got := int64(-1)
+			for _, c := range committed.Topics[h.topic] {
+				if c.Partition == po.Partition {
+					got = c.CommittedOffset
+				}
+			}
+			if got < po.LastOffset {
+				done = false
+			}
+		}
+		if done {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("group %s has not consumed %s within %s", group, h.topic, within)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
