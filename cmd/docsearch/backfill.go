@@ -36,6 +36,7 @@ func (s *sourceFlags) register(fs flags) {
 // stores are the open connections and the Writer that applies with the
 // indexer's rules.
 type stores struct {
+	pgDSN  string
 	pg     *pgx.Conn
 	ch     driver.Conn
 	writer *index.Writer
@@ -61,7 +62,7 @@ func (s sourceFlags) open(ctx context.Context, log *slog.Logger) (*stores, error
 	if err != nil {
 		return nil, fmt.Errorf("opening clickhouse %s: %w", s.clickhouse.addr, err)
 	}
-	st := &stores{ch: ch}
+	st := &stores{ch: ch, pgDSN: s.pg}
 	if err := waitClickHouse(ctx, log, ch, s.clickhouse.addr, 30*time.Second); err != nil {
 		st.close()
 		return nil, err
@@ -81,6 +82,26 @@ func (s sourceFlags) open(ctx context.Context, log *slog.Logger) (*stores, error
 		return nil, fmt.Errorf("connecting to postgresql: %w", err)
 	}
 	return st, nil
+}
+
+// reconnectPG replaces a PostgreSQL connection that was lost (a restart, a
+// failover), so a long-running command recovers without a restart.
+func (s *stores) reconnectPG(ctx context.Context) error {
+	if s.pg != nil && !s.pg.IsClosed() {
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := s.pg.Ping(pctx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		_ = s.pg.Close(ctx)
+	}
+	pg, err := pgx.Connect(ctx, s.pgDSN)
+	if err != nil {
+		return fmt.Errorf("reconnecting to postgresql: %w", err)
+	}
+	s.pg = pg
+	return nil
 }
 
 func runBackfill(ctx context.Context, log *slog.Logger, args []string, out io.Writer) error {

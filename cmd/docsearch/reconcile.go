@@ -1,20 +1,20 @@
 package main
 
 import (
-	"math/rand/v2"
-	"net"
-	"net/http"
-	"time"
-
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"io"
 	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
 	"strconv"
 	"text/tabwriter"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/docsearch/docsearch/index/reconcile"
 )
@@ -156,7 +156,11 @@ func reconcileContinuously(ctx context.Context, log *slog.Logger, st *stores, op
 				run.Only = append(run.Only, int64(b))
 			}
 		}
-		rep, err := reconcile.Compare(ctx, log, st.pg, st.ch, run)
+		var rep reconcile.Report
+		err := st.reconnectPG(ctx)
+		if err == nil {
+			rep, err = reconcile.Compare(ctx, log, st.pg, st.ch, run)
+		}
 		if err == nil && repair && !rep.Clean() {
 			if _, err = reconcile.Repair(ctx, log, st.pg, st.ch, st.writer, run, rep); err == nil {
 				rep, err = reconcile.Compare(ctx, log, st.pg, st.ch, run)
