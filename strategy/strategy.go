@@ -51,6 +51,9 @@ type Options struct {
 	// DefaultTimeout applies when the caller's context has no deadline; zero
 	// means 30 s.
 	DefaultTimeout time.Duration
+	// MaxTimeout caps a caller's deadline; zero means 5 min, the search
+	// user's max_execution_time cap (schema.SearchAccess).
+	MaxTimeout time.Duration
 }
 
 // Searcher plans and runs searches.
@@ -87,6 +90,9 @@ func New(conn Conn, opts Options, log *slog.Logger) (*Searcher, error) {
 	}
 	if opts.DefaultTimeout == 0 {
 		opts.DefaultTimeout = 30 * time.Second
+	}
+	if opts.MaxTimeout == 0 {
+		opts.MaxTimeout = 5 * time.Minute
 	}
 	return &Searcher{conn: conn, opts: opts, tokens: tokens{key: opts.TokenKey}, log: log}, nil
 }
@@ -214,9 +220,13 @@ type query struct {
 // run executes q under ctx's deadline, turning limit errors into
 // ErrResourceExhausted.
 func (s *Searcher) run(ctx context.Context, q query) ([]row, error) {
-	if _, ok := ctx.Deadline(); !ok {
+	if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > s.opts.MaxTimeout {
+		timeout := s.opts.DefaultTimeout
+		if ok {
+			timeout = s.opts.MaxTimeout
+		}
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, s.opts.DefaultTimeout)
+		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
 	settings := clickhouse.Settings{
@@ -226,7 +236,7 @@ func (s *Searcher) run(ctx context.Context, q query) ([]row, error) {
 	if dl, ok := ctx.Deadline(); ok {
 		// Whole seconds, at least one: ClickHouse stops the query on its own
 		// even if the cancellation does not reach it.
-		secs := int64(time.Until(dl)/time.Second) + 1
+		secs := min(int64(time.Until(dl)/time.Second)+1, int64(s.opts.MaxTimeout/time.Second))
 		settings["max_execution_time"] = secs
 	}
 	for k, v := range q.settings {

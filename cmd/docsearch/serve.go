@@ -44,6 +44,9 @@ type serveConfig struct {
 
 type clickhouseConfig struct {
 	addr, database, user, password string
+	// searchUser, when set, is the read-only user searches connect as
+	// (schema.SearchAccess); user then only migrates and indexes.
+	searchUser, searchPassword string
 }
 
 func (c *serveConfig) register(fs flags) {
@@ -53,6 +56,8 @@ func (c *serveConfig) register(fs flags) {
 	fs.str(&c.clickhouse.database, "clickhouse-database", "docsearch", "ClickHouse database of docsearch's tables")
 	fs.str(&c.clickhouse.user, "clickhouse-user", "default", "ClickHouse user")
 	fs.str(&c.clickhouse.password, "clickhouse-password", "", "ClickHouse password")
+	fs.str(&c.clickhouse.searchUser, "clickhouse-search-user", "", "read-only ClickHouse user for searches (empty: searches use --clickhouse-user)")
+	fs.str(&c.clickhouse.searchPassword, "clickhouse-search-password", "", "password of --clickhouse-search-user")
 	fs.str(&c.kafka, "kafka", "127.0.0.1:9092", "Kafka bootstrap address")
 	fs.str(&c.readyTimeout, "ready-timeout", "60s", "how long to wait for ClickHouse at start")
 	fs.str(&c.indexer, "indexer", "on", "run the indexer in this process: on or off")
@@ -101,8 +106,21 @@ func serve(ctx context.Context, log *slog.Logger, cfg serveConfig, ready func())
 		return fmt.Errorf("opening clickhouse %s: %w", cfg.clickhouse.addr, err)
 	}
 	defer conn.Close()
+	searchConn := conn
+	if cfg.clickhouse.searchUser != "" {
+		searchConn, err = clickhouse.Open(&clickhouse.Options{
+			Addr: []string{cfg.clickhouse.addr},
+			Auth: clickhouse.Auth{Username: cfg.clickhouse.searchUser, Password: cfg.clickhouse.searchPassword, Database: cfg.clickhouse.database},
+		})
+		if err != nil {
+			grpcLis.Close()
+			metricsLis.Close()
+			return fmt.Errorf("opening clickhouse %s as %s: %w", cfg.clickhouse.addr, cfg.clickhouse.searchUser, err)
+		}
+		defer searchConn.Close()
+	}
 	reg := registry.New(conn, cfg.clickhouse.database, log)
-	searcher, err := strategy.New(conn, strategy.Options{Database: cfg.clickhouse.database, TokenKey: []byte(cfg.tokenKey)}, log)
+	searcher, err := strategy.New(searchConn, strategy.Options{Database: cfg.clickhouse.database, TokenKey: []byte(cfg.tokenKey)}, log)
 	if err != nil {
 		grpcLis.Close()
 		metricsLis.Close()

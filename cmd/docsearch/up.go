@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
@@ -9,6 +11,7 @@ import (
 	"path/filepath"
 
 	"github.com/docsearch/docsearch/loadtest/stack"
+	"github.com/docsearch/docsearch/schema"
 )
 
 // runUp is `make run`: embedded ClickHouse and Kafka plus the service, data
@@ -53,9 +56,13 @@ func runUp(ctx context.Context, log *slog.Logger, args []string, _ io.Writer) er
 		return fmt.Errorf("clickhouse http address: %w", err)
 	}
 
+	configFile, err := searchUserConfig(&cfg, data)
+	if err != nil {
+		return err
+	}
 	ch, err := stack.StartClickHouse(ctx, log, stack.ClickHouseConfig{
 		Binary: chembed, Lib: lib, DataDir: filepath.Join(data, "clickhouse"),
-		Host: host, TCPPort: tcpPort, HTTPPort: httpPort, Stderr: os.Stderr,
+		Host: host, TCPPort: tcpPort, HTTPPort: httpPort, Stderr: os.Stderr, ConfigFile: configFile,
 	})
 	if err != nil {
 		return err
@@ -91,6 +98,40 @@ func runUp(ctx context.Context, log *slog.Logger, args []string, _ io.Writer) er
 	default:
 		return err
 	}
+}
+
+// searchUserConfig writes the embedded server's users: the password-less
+// default user (loopback only) that migrates and indexes, and the read-only
+// search user with a fresh random password per start, which cfg then uses.
+func searchUserConfig(cfg *serveConfig, data string) (string, error) {
+	var pw [16]byte
+	if _, err := rand.Read(pw[:]); err != nil {
+		return "", fmt.Errorf("search user password: %w", err)
+	}
+	cfg.clickhouse.searchUser, cfg.clickhouse.searchPassword = "docsearch_search", hex.EncodeToString(pw[:])
+	access := schema.SearchAccess{Database: cfg.clickhouse.database, User: cfg.clickhouse.searchUser, Password: cfg.clickhouse.searchPassword}
+	users, err := access.UsersXML(true)
+	if err != nil {
+		return "", err
+	}
+	dir, err := filepath.Abs(filepath.Join(data, "clickhouse-config"))
+	if err != nil {
+		return "", err
+	}
+	usersPath, configPath := filepath.Join(dir, "users.xml"), filepath.Join(dir, "config.xml")
+	config, err := schema.EmbeddedConfigXML(usersPath)
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("clickhouse config: %w", err)
+	}
+	for path, b := range map[string][]byte{usersPath: users, configPath: config} {
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			return "", fmt.Errorf("clickhouse config: %w", err)
+		}
+	}
+	return configPath, nil
 }
 
 func welcome(cfg serveConfig, chHTTP string) {
