@@ -22,7 +22,7 @@ func (s *Searcher) Get(ctx context.Context, id string) (Document, error) {
 		Deleted   uint8     `ch:"is_deleted"`
 	}
 	kctx := withParams(ctx, map[string]string{"s_id": id})
-	if err := s.conn.Select(kctx, &keys, "SELECT patient_id, created_at, is_deleted FROM "+s.opts.Database+
+	if err := s.selectQ(kctx, "key", &keys, "SELECT patient_id, created_at, is_deleted FROM "+s.opts.Database+
 		".document_keys FINAL WHERE id = {s_id:UUID}"); err != nil {
 		return Document{}, fmt.Errorf("reading document key: %w", err)
 	}
@@ -34,6 +34,7 @@ func (s *Searcher) Get(ctx context.Context, id string) (Document, error) {
 		"s_at": keys[0].CreatedAt.UTC().Format("2006-01-02 15:04:05.000000"),
 	}
 	rows, err := s.run(ctx, query{
+		kind: "document",
 		sql: "SELECT " + selectColumns + " FROM " + s.opts.Database + ".documents FINAL" +
 			" WHERE patient_id = {s_patient:Int64} AND created_at = {s_at:DateTime64(6, 'UTC')} AND id = {s_id:UUID}",
 		params: params,

@@ -21,7 +21,7 @@ func (s *Searcher) periods(ctx context.Context, patient int64, after *cursor) ([
 	q := "SELECT period, sum(rows) AS period_rows FROM " + s.opts.Database +
 		".patient_periods WHERE patient_id = {s_patient:Int64} GROUP BY period HAVING period_rows > 0 ORDER BY period DESC"
 	qctx := withParams(ctx, map[string]string{"s_patient": strconv.FormatInt(patient, 10)})
-	if err := s.conn.Select(qctx, &ps, q); err != nil {
+	if err := s.selectQ(qctx, "periods", &ps, q); err != nil {
 		return nil, fmt.Errorf("reading patient periods: %w", err)
 	}
 	if after != nil { // periods newer than the cursor were read by earlier pages
@@ -76,7 +76,7 @@ func (s *Searcher) patientQuery(req Request, limit int, after *cursor, ps []peri
 		cursorCondition(after, params) +
 		" AND (" + w.SQL + ")" +
 		" ORDER BY created_at DESC, toString(id) DESC LIMIT {s_limit:UInt32}"
-	return query{sql: sql, params: params, settings: clickhouse.Settings{
+	return query{kind: "patient", sql: sql, params: params, settings: clickhouse.Settings{
 		"max_threads": s.opts.PatientThreads,
 		// A document's key includes created_at, so its versions share a partition.
 		"do_not_merge_across_partitions_select_final": 1,

@@ -67,7 +67,7 @@ func (s *Searcher) populationPlan(req Request, size int, after *cursor) (Plan, q
 		cursorCondition(after, params) +
 		" ORDER BY created_at DESC, toString(id) DESC LIMIT {s_limit:UInt32}"
 	plan.SQL, plan.Params = sql, params
-	return plan, query{sql: sql, params: params, settings: settings}, nil
+	return plan, query{kind: "population", sql: sql, params: params, settings: settings}, nil
 }
 
 func (s *Searcher) population(ctx context.Context, req Request, size int, after *cursor) (Page, error) {

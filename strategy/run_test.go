@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/docsearch/docsearch/loadtest/stack/stacktest"
 )
 
@@ -53,5 +55,51 @@ func TestDeadlineReachesClickHouse(t *testing.T) {
 			t.Fatal("the query still runs in ClickHouse 10 s after its deadline")
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// A query's time and the rows ClickHouse read for it reach the metrics, by
+// kind; a failed query is counted as an error.
+func TestQueryMetrics(t *testing.T) {
+	ch := env.ClickHouse(t)
+	reg := prometheus.NewRegistry()
+	s, err := New(ch.Conn, Options{Database: ch.Database, TokenKey: []byte("k"), Metrics: NewMetrics(reg)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	numbers := query{kind: "population", sql: `SELECT toString(number) AS doc_id, toInt64(0) AS patient_id, '' AS doc_type, '' AS status,
+		toInt64(0) AS organization_id, toInt64(0) AS author_id, now64(6) AS created_at, now64(6) AS updated_at, '' AS attributes_raw,
+		[''] AS link_types, [''] AS link_target_ids FROM numbers(50000) WHERE number % 10000 = 0`}
+	if rows, err := s.run(context.Background(), numbers); err != nil || len(rows) != 5 {
+		t.Fatalf("%d rows, %v", len(rows), err)
+	}
+	broken := query{kind: "patient", sql: "SELECT no_such_column FROM system.one"}
+	if _, err := s.run(context.Background(), broken); err == nil {
+		t.Fatal("a broken query succeeded")
+	}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			key := f.GetName()
+			for _, l := range m.GetLabel() {
+				key += "," + l.GetName() + "=" + l.GetValue()
+			}
+			got[key+",count"] = float64(m.GetHistogram().GetSampleCount())
+			got[key+",sum"] = m.GetHistogram().GetSampleSum()
+		}
+	}
+	for key, want := range map[string]float64{
+		"docsearch_clickhouse_rows_read,kind=population,sum":                  50000,
+		"docsearch_clickhouse_rows_read,kind=population,count":                1,
+		"docsearch_clickhouse_query_seconds,kind=population,outcome=ok,count": 1,
+		"docsearch_clickhouse_query_seconds,kind=patient,outcome=error,count": 1,
+	} {
+		if got[key] != want {
+			t.Errorf("%s = %v, want %v (all: %v)", key, got[key], want, got)
+		}
 	}
 }

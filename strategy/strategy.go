@@ -51,6 +51,9 @@ type Options struct {
 	// DefaultTimeout applies when the caller's context has no deadline; zero
 	// means 30 s.
 	DefaultTimeout time.Duration
+	// Metrics records ClickHouse query times and rows read; nil records
+	// into unregistered metrics.
+	Metrics *Metrics
 	// MaxTimeout caps a caller's deadline; zero means 5 min, the search
 	// user's max_execution_time cap (schema.SearchAccess).
 	MaxTimeout time.Duration
@@ -58,10 +61,11 @@ type Options struct {
 
 // Searcher plans and runs searches.
 type Searcher struct {
-	conn   Conn
-	opts   Options
-	tokens tokens
-	log    *slog.Logger
+	conn    Conn
+	opts    Options
+	tokens  tokens
+	log     *slog.Logger
+	metrics *Metrics
 }
 
 // New returns a Searcher.
@@ -94,7 +98,11 @@ func New(conn Conn, opts Options, log *slog.Logger) (*Searcher, error) {
 	if opts.MaxTimeout == 0 {
 		opts.MaxTimeout = 5 * time.Minute
 	}
-	return &Searcher{conn: conn, opts: opts, tokens: tokens{key: opts.TokenKey}, log: log}, nil
+	metrics := opts.Metrics
+	if metrics == nil {
+		metrics = NewMetrics(nil)
+	}
+	return &Searcher{conn: conn, opts: opts, tokens: tokens{key: opts.TokenKey}, log: log, metrics: metrics}, nil
 }
 
 // Page sizes.
@@ -212,6 +220,7 @@ func (r row) document() Document {
 
 // query is one SELECT with its parameters and settings.
 type query struct {
+	kind     string // for metrics: patient, population, document
 	sql      string
 	params   map[string]string
 	settings clickhouse.Settings
@@ -244,7 +253,7 @@ func (s *Searcher) run(ctx context.Context, q query) ([]row, error) {
 	}
 	qctx := clickhouse.Context(ctx, clickhouse.WithParameters(q.params), clickhouse.WithSettings(settings))
 	var rows []row
-	if err := s.conn.Select(qctx, &rows, q.sql); err != nil {
+	if err := s.selectQ(qctx, q.kind, &rows, q.sql); err != nil {
 		return nil, classify(ctx, err)
 	}
 	return rows, nil
