@@ -64,6 +64,11 @@ func newFixture(t *testing.T, seed uint64, n int) *fixture {
 	if err := reg.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// Declared, as an operator would: otherwise the type is whichever of the
+	// numbers and the conflicting "high" the indexer happens to see first.
+	if _, err := reg.Declare(ctx, "bp_systolic", registry.Number, false); err != nil {
+		t.Fatal(err)
+	}
 	f := &fixture{ch: ch, reg: reg, patients: []int64{1, 2, 3, 4, 5, 6}, authors: []int64{10, 11, 12, 13}, orgs: []int64{77, 78, 79}}
 	rnd := rand.New(rand.NewPCG(seed, 99))
 	live, events := f.generate(t, rnd, n)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -11,6 +12,11 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/docsearch/docsearch/api/audit"
+	"github.com/docsearch/docsearch/api/auth"
+	pb "github.com/docsearch/docsearch/api/docsearch/v1"
+	"github.com/docsearch/docsearch/api/limit"
 )
 
 // Metrics are the search service's Prometheus metrics.
@@ -31,7 +37,41 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-// requestInfo is filled in by handlers for the interceptor's log and metrics.
+// Authorizer proves a caller and checks its scope; *auth.Authenticator
+// implements it.
+type Authorizer interface {
+	Authorize(ctx context.Context, method string, req any) (auth.Identity, error)
+}
+
+// Limiter admits a caller's call within its rate and concurrency;
+// *limit.Limiter implements it.
+type Limiter interface {
+	Acquire(ctx context.Context, caller string) (release func(), err error)
+}
+
+// Auditor records who looked at what; *audit.Writer implements it.
+type Auditor interface {
+	Admit() error
+	Record(r audit.Record) error
+}
+
+var (
+	_ Authorizer = (*auth.Authenticator)(nil)
+	_ Limiter    = (*limit.Limiter)(nil)
+	_ Auditor    = (*audit.Writer)(nil)
+)
+
+// Guards are what every call passes before its handler runs. A nil Auth
+// admits every caller as the local identity (tests, embedded use); nil Limit
+// and Audit limit and record nothing.
+type Guards struct {
+	Auth  Authorizer
+	Limit Limiter
+	Audit Auditor
+}
+
+// requestInfo is filled in by handlers for the interceptor's log, metrics
+// and audit record.
 type requestInfo struct {
 	strategy string
 	patient  *int64
@@ -47,9 +87,20 @@ func info(ctx context.Context) *requestInfo {
 	return &requestInfo{}
 }
 
-// Interceptor times, counts and logs every call with a request id; the log
-// line carries ids and codes, never filters' values or results.
-func Interceptor(log *slog.Logger, m *Metrics) grpc.UnaryServerInterceptor {
+// audited are the methods that read patients' documents.
+var audited = map[string]bool{
+	pb.SearchService_Search_FullMethodName:      true,
+	pb.SearchService_Explain_FullMethodName:     true,
+	pb.SearchService_GetDocument_FullMethodName: true,
+}
+
+// errAuditFull refuses a call the audit trail cannot record (fail-closed).
+var errAuditFull = status.Error(codes.Unavailable, "the audit trail cannot record this call right now, so it is refused; retry later")
+
+// Interceptor authenticates, authorizes, limits, times, counts, logs and
+// audits every call, with a request id. The log line carries ids and codes,
+// never filters' values or results; the audit record keeps the filter.
+func Interceptor(log *slog.Logger, m *Metrics, g Guards) grpc.UnaryServerInterceptor {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -61,12 +112,52 @@ func Interceptor(log *slog.Logger, m *Metrics) grpc.UnaryServerInterceptor {
 		_, _ = rand.Read(b[:])
 		id := hex.EncodeToString(b[:])
 		ri := &requestInfo{}
+		ctx = context.WithValue(ctx, infoKey{}, ri)
 		start := time.Now()
-		resp, err := handler(context.WithValue(ctx, infoKey{}, ri), req)
+		caller := auth.Identity{Caller: auth.LocalCaller, Method: auth.MethodLocal, Scopes: auth.AllScopes()}
+		resp, err := func() (any, error) {
+			if g.Auth != nil {
+				var err error
+				if caller, err = g.Auth.Authorize(ctx, si.FullMethod, req); err != nil {
+					return nil, err
+				}
+			}
+			if g.Limit != nil && caller.Caller != "" {
+				release, err := g.Limit.Acquire(ctx, caller.Caller)
+				if err != nil {
+					return nil, err
+				}
+				defer release()
+			}
+			if g.Audit != nil && audited[si.FullMethod] {
+				if err := g.Audit.Admit(); err != nil {
+					return nil, errAuditFull
+				}
+			}
+			return handler(auth.NewContext(ctx, caller), req)
+		}()
+		err = guardStatus(err)
 		took := time.Since(start)
 		code := status.Code(err)
+		if g.Audit != nil && audited[si.FullMethod] {
+			rec := audit.Record{Time: start, RequestID: id, Caller: caller.Caller, AuthMethod: caller.Method, Method: si.FullMethod,
+				Strategy: ri.strategy, Rows: ri.rows, Duration: took, Code: code.String(), PatientID: ri.patient}
+			switch r := req.(type) {
+			case *pb.SearchRequest:
+				rec.PatientID, rec.Filter, rec.Population = r.PatientId, r.Filter, r.PatientId == nil
+			case *pb.ExplainRequest:
+				rec.PatientID, rec.Filter, rec.Population = r.PatientId, r.Filter, r.PatientId == nil
+			}
+			if aerr := g.Audit.Record(rec); aerr != nil {
+				// Fail-closed: no result leaves without its record.
+				resp, err, code = nil, errAuditFull, codes.Unavailable
+			}
+		}
 		m.requests.WithLabelValues(si.FullMethod, ri.strategy, code.String()).Observe(took.Seconds())
 		attrs := []any{"request_id", id, "method", si.FullMethod, "code", code.String(), "took", took.Round(time.Microsecond)}
+		if caller.Caller != "" {
+			attrs = append(attrs, "caller", caller.Caller)
+		}
 		if ri.strategy != "" {
 			attrs = append(attrs, "strategy", ri.strategy, "rows", ri.rows)
 		}
@@ -81,4 +172,25 @@ func Interceptor(log *slog.Logger, m *Metrics) grpc.UnaryServerInterceptor {
 		log.Info("request", attrs...)
 		return resp, err
 	}
+}
+
+// guardStatus turns the guards' errors into statuses; handlers' errors are
+// statuses already.
+func guardStatus(err error) error {
+	var le *limit.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &le):
+		return le.GRPCStatus().Err()
+	case errors.Is(err, auth.ErrUnauthenticated):
+		return status.Error(codes.Unauthenticated, err.Error())
+	case errors.Is(err, auth.ErrPermissionDenied):
+		return status.Error(codes.PermissionDenied, err.Error())
+	case errors.Is(err, context.Canceled):
+		return status.Error(codes.Canceled, "the request was canceled")
+	case errors.Is(err, context.DeadlineExceeded):
+		return status.Error(codes.DeadlineExceeded, err.Error())
+	}
+	return err
 }

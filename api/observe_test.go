@@ -28,7 +28,7 @@ func TestInterceptor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := grpc.NewServer(grpc.ChainUnaryInterceptor(api.Interceptor(slog.New(slog.NewJSONHandler(&logs, nil)), api.NewMetrics(reg))))
+	g := grpc.NewServer(grpc.ChainUnaryInterceptor(api.Interceptor(slog.New(slog.NewJSONHandler(&logs, nil)), api.NewMetrics(reg), api.Guards{})))
 	pb.RegisterSearchServiceServer(g, api.NewServer(f.searcher, f.reg, api.Options{}, nil))
 	go g.Serve(lis)
 	defer g.Stop()

@@ -154,7 +154,10 @@ func (s *Server) Explain(ctx context.Context, req *pb.ExplainRequest) (*pb.Expla
 	if err != nil {
 		return nil, s.status(err)
 	}
+	ri := info(ctx)
+	ri.patient = req.PatientId
 	plan, err := s.search.Explain(ctx, r)
+	ri.strategy = plan.Strategy
 	if err != nil {
 		return nil, s.status(err)
 	}
@@ -187,6 +190,8 @@ func (s *Server) GetDocument(ctx context.Context, req *pb.GetDocumentRequest) (*
 	if err != nil {
 		return nil, s.status(err)
 	}
+	ri := info(ctx)
+	ri.patient, ri.rows = &d.PatientID, 1
 	doc, err := document(d)
 	if err != nil {
 		return nil, s.status(err)

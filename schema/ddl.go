@@ -113,4 +113,33 @@ var migrations = []Migration{
 		) ENGINE = ReplacingMergeTree(updated_at)
 		ORDER BY name`,
 	}},
+	{Version: 2, Name: "audit trail", Statements: []string{
+		// Every Search, Explain and GetDocument call (package api/audit).
+		// Read by time range, by patient and by caller: the sort key serves
+		// time, monthly partitions prune every query with a time range, and
+		// bloom filters skip the granules without a patient or caller. No
+		// TTL: how long the trail is kept is the hospital's policy, applied
+		// by dropping whole months (docs/audit.md). The deduplication window
+		// lets the writer retry a batch whose insert may have succeeded.
+		`CREATE TABLE IF NOT EXISTS {db}.audit (
+			time        DateTime64(6, 'UTC'),
+			request_id  String,
+			caller      LowCardinality(String),
+			auth_method LowCardinality(String),
+			method      LowCardinality(String),
+			patient_id  Nullable(Int64),
+			population  Bool,
+			filter      String CODEC(ZSTD(3)),
+			shape       LowCardinality(String),
+			strategy    LowCardinality(String),
+			rows        UInt32,
+			duration_ns UInt64,
+			code        LowCardinality(String),
+			INDEX patient_bf patient_id TYPE bloom_filter(0.01) GRANULARITY 1,
+			INDEX caller_bf caller TYPE bloom_filter(0.01) GRANULARITY 1
+		) ENGINE = MergeTree
+		PARTITION BY toYYYYMM(time)
+		ORDER BY time
+		SETTINGS non_replicated_deduplication_window = 1000`,
+	}},
 }

@@ -45,7 +45,7 @@ func TestApplyIsIdempotentAndConcurrent(t *testing.T) {
 	for _, tb := range tables {
 		got = append(got, tb.Name)
 	}
-	want := []string{"attributes", "document_keys", "documents", "documents_by_author", "documents_by_author_mv",
+	want := []string{"attributes", "audit", "document_keys", "documents", "documents_by_author", "documents_by_author_mv",
 		"documents_by_org", "documents_by_org_mv", "patient_periods", "patient_periods_mv", "schema_migrations"}
 	sort.Strings(want)
 	if len(got) != len(want) {

@@ -35,6 +35,8 @@ func commands() map[string]command {
 		"backfill":  {"load every document of PostgreSQL into the index from one snapshot (resumable)", runBackfill},
 		"bench":     {"run the baselines' query classes against docsearch and PostgreSQL (JSONB, EAV)", runBench},
 		"reconcile": {"compare PostgreSQL with the index, list the documents that differ, --repair them", runReconcile},
+		"audit":     {"list audited calls: by --patient, --caller, --since/--until (--output json|table)", runAudit},
+		"report":    {"report population: population searches by caller and filter shape, from the audit table", runReport},
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -17,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
@@ -40,6 +42,7 @@ type serveConfig struct {
 	group                 string
 	tokenKey              string
 	attributes            string
+	guards                guardConfig
 }
 
 type clickhouseConfig struct {
@@ -65,6 +68,7 @@ func (c *serveConfig) register(fs flags) {
 	fs.str(&c.attributes, "attributes", "", "file of attribute type declarations applied at start (see docs/schema.md)")
 	fs.str(&c.tokenKey, "page-token-key", "", "secret that signs page tokens, the same on every replica (empty: random per process)")
 	c.topics.register(fs)
+	c.guards.register(fs)
 }
 
 func runServe(ctx context.Context, log *slog.Logger, args []string, _ io.Writer) error {
@@ -127,15 +131,60 @@ func serve(ctx context.Context, log *slog.Logger, cfg serveConfig, ready func())
 		return err
 	}
 
+	g, err := cfg.guards.build(log, cfg.grpcAddr, cfg.clickhouse.database, conn, promReg)
+	if err != nil {
+		grpcLis.Close()
+		metricsLis.Close()
+		return err
+	}
+	// The audit writer outlives the gRPC server, so the last calls' records
+	// are written before it stops.
+	auditCtx, stopAudit := context.WithCancel(context.WithoutCancel(ctx))
+	auditDone := make(chan error, 1)
+	if g.audit != nil {
+		go func() { auditDone <- g.audit.Run(auditCtx) }()
+	} else {
+		auditDone <- nil
+	}
+	defer func() {
+		stopAudit()
+		if err := <-auditDone; err != nil {
+			log.Error("audit trail", "err", err)
+		}
+	}()
+
 	healthSrv := health.NewServer()
 	healthSrv.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
-	srv := grpc.NewServer(grpc.ChainUnaryInterceptor(api.Interceptor(log.With("component", "api"), api.NewMetrics(promReg))))
+	opts := []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(api.Interceptor(log.With("component", "api"), api.NewMetrics(promReg), g.Guards)),
+		// A filter is at most 16 KiB; a page of 2000 documents can pass 4 MiB.
+		grpc.MaxRecvMsgSize(1 << 20), grpc.MaxSendMsgSize(64 << 20),
+	}
+	if g.tls != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(g.tls)))
+	}
+	srv := grpc.NewServer(opts...)
 	healthpb.RegisterHealthServer(srv, healthSrv)
 	reflection.Register(srv)
 	pb.RegisterSearchServiceServer(srv, api.NewServer(searcher, reg, api.Options{}, log))
 
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(promReg, promhttp.HandlerOpts{Registry: promReg}))
+	var serving atomic.Bool
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") }) // liveness: the process answers
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) { // readiness: schema applied and ClickHouse answers
+		pctx, cancel := context.WithTimeout(r.Context(), time.Second)
+		defer cancel()
+		if !serving.Load() {
+			http.Error(w, "starting", http.StatusServiceUnavailable)
+			return
+		}
+		if err := conn.Ping(pctx); err != nil {
+			http.Error(w, "clickhouse unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
 	metricsSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 
 	errc := make(chan error, 2)
@@ -194,6 +243,7 @@ func serve(ctx context.Context, log *slog.Logger, cfg serveConfig, ready func())
 	}
 
 	healthSrv.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	serving.Store(true)
 	log.Info("serving", "clickhouse", cfg.clickhouse.addr, "database", cfg.clickhouse.database)
 	if ready != nil {
 		ready()

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -199,11 +200,11 @@ func TestDispatchUnknownCommand(t *testing.T) {
 // the proto field names, integers as numbers and times in RFC 3339.
 func TestUpIndexesAndSearches(t *testing.T) {
 	bin, lib := env.Launcher(t)
-	grpcAddr, kafkaAddr := freeAddr(t), freeAddr(t)
+	grpcAddr, kafkaAddr, metricsAddr, chAddr := freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
 	args := []string{
 		"--data", t.TempDir(), "--chembed", bin, "--libchdb", lib,
-		"--grpc", grpcAddr, "--metrics", freeAddr(t), "--kafka", kafkaAddr,
-		"--clickhouse", freeAddr(t), "--clickhouse-http", freeAddr(t),
+		"--grpc", grpcAddr, "--metrics", metricsAddr, "--kafka", kafkaAddr,
+		"--clickhouse", chAddr, "--clickhouse-http", freeAddr(t),
 	}
 	r := startUp(t, args)
 	defer r.stop(t)
@@ -271,5 +272,26 @@ func TestUpIndexesAndSearches(t *testing.T) {
 	err = runSearch(context.Background(), nil, []string{"--addr", grpcAddr, "--filter", "alergy = 1", "--output", "json"}, &out)
 	if err == nil || !strings.Contains(err.Error(), "InvalidArgument") || !strings.Contains(err.Error(), `unknown field "alergy"`) || out.Len() != 0 {
 		t.Fatalf("bad filter: err %v, output %q", err, out.String())
+	}
+
+	// Ready, and the search is in the audit trail, with the local caller.
+	resp, err := http.Get("http://" + metricsAddr + "/readyz")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("/readyz: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		out.Reset()
+		if err := runAudit(context.Background(), nil, []string{"--clickhouse", chAddr, "--patient", "1048576", "--output", "json"}, &out); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(out.String(), `"caller":"local"`) && strings.Contains(out.String(), `panels = 'CMP' AND value > 5`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no audit record of the search: %s", out.String())
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
