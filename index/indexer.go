@@ -2,6 +2,7 @@ package index
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/sasl"
 
 	"github.com/docsearch/docsearch/cdc"
 	"github.com/docsearch/docsearch/schema/registry"
@@ -41,6 +43,10 @@ type Config struct {
 	// SessionTimeout is how long the group waits for a silent member (a killed
 	// indexer) before handing its partitions to others; zero means 10 s.
 	SessionTimeout time.Duration
+	// TLS and SASL secure the Kafka connections; nil means plaintext and no
+	// authentication.
+	TLS  *tls.Config    `json:"-"`
+	SASL sasl.Mechanism `json:"-"`
 }
 
 // Validate reports a config the indexer cannot run with, and fills defaults.
@@ -123,11 +129,12 @@ func New(cfg Config, log *slog.Logger, conn Conn, reg Registry, metrics *Metrics
 			MaxWait: 50 * time.Millisecond, CommitInterval: 0,
 			SessionTimeout: cfg.SessionTimeout, RebalanceTimeout: cfg.SessionTimeout,
 			HeartbeatInterval: cfg.SessionTimeout / 4,
+			Dialer:            &kafka.Dialer{Timeout: 10 * time.Second, DualStack: true, TLS: cfg.TLS, SASLMechanism: cfg.SASL},
 		}),
-		dead: newWriter(cfg.Brokers, cfg.DeadLetterTopic),
+		dead: newWriter(cfg, cfg.DeadLetterTopic),
 	}
 	if cfg.ChangesTopic != "" {
-		ix.changes = newWriter(cfg.Brokers, cfg.ChangesTopic)
+		ix.changes = newWriter(cfg, cfg.ChangesTopic)
 	}
 	return ix, nil
 }
@@ -135,9 +142,9 @@ func New(cfg Config, log *slog.Logger, conn Conn, reg Registry, metrics *Metrics
 // newWriter acknowledges with every replica: kafka-go's default acknowledges
 // nothing and loses messages across a broker restart. Its own transport keeps
 // the process-wide one's stale topic metadata out of its way.
-func newWriter(brokers []string, topic string) *kafka.Writer {
+func newWriter(cfg Config, topic string) *kafka.Writer {
 	return &kafka.Writer{
-		Addr: kafka.TCP(brokers...), Topic: topic, Balancer: &kafka.Hash{}, Transport: &kafka.Transport{},
+		Addr: kafka.TCP(cfg.Brokers...), Topic: topic, Balancer: &kafka.Hash{}, Transport: &kafka.Transport{TLS: cfg.TLS, SASL: cfg.SASL},
 		RequiredAcks: kafka.RequireAll, BatchTimeout: 5 * time.Millisecond, MaxAttempts: 5,
 	}
 }

@@ -11,8 +11,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
-
 	"github.com/docsearch/docsearch/api/audit"
 )
 
@@ -29,6 +27,7 @@ func (f *auditFlags) register(fs flags, since string) {
 	fs.str(&f.clickhouse.database, "clickhouse-database", "docsearch", "ClickHouse database of docsearch's tables")
 	fs.str(&f.clickhouse.user, "clickhouse-user", "default", "ClickHouse user")
 	fs.str(&f.clickhouse.password, "clickhouse-password", "", "ClickHouse password")
+	f.clickhouse.tls.register(fs, "clickhouse", "ClickHouse")
 	fs.str(&f.since, "since", since, "from this time: RFC 3339, a date (YYYY-MM-DD, UTC), or an age such as 90m, 24h or 7d (empty: no bound)")
 	fs.str(&f.until, "until", "", "before this time, same forms as --since (empty: no bound)")
 	fs.str(&f.output, "output", "table", "json (one object per line) or table")
@@ -61,12 +60,9 @@ func (f *auditFlags) query(ctx context.Context, fn func(context.Context, audit.C
 	if err != nil {
 		return fmt.Errorf("--timeout: %w", err)
 	}
-	conn, err := clickhouse.Open(&clickhouse.Options{
-		Addr: []string{f.clickhouse.addr},
-		Auth: clickhouse.Auth{Username: f.clickhouse.user, Password: f.clickhouse.password},
-	})
+	conn, err := f.clickhouse.open()
 	if err != nil {
-		return fmt.Errorf("opening clickhouse %s: %w", f.clickhouse.addr, err)
+		return err
 	}
 	defer conn.Close()
 	ctx, cancel := context.WithTimeout(ctx, timeout)

@@ -43,6 +43,7 @@ type serveConfig struct {
 	tokenKey              string
 	attributes            string
 	guards                guardConfig
+	kafkaSecurity         kafkaSecurity
 }
 
 type clickhouseConfig struct {
@@ -50,6 +51,7 @@ type clickhouseConfig struct {
 	// searchUser, when set, is the read-only user searches connect as
 	// (schema.SearchAccess); user then only migrates and indexes.
 	searchUser, searchPassword string
+	tls                        clientTLS
 }
 
 func (c *serveConfig) register(fs flags) {
@@ -59,6 +61,8 @@ func (c *serveConfig) register(fs flags) {
 	fs.str(&c.clickhouse.database, "clickhouse-database", "docsearch", "ClickHouse database of docsearch's tables")
 	fs.str(&c.clickhouse.user, "clickhouse-user", "default", "ClickHouse user")
 	fs.str(&c.clickhouse.password, "clickhouse-password", "", "ClickHouse password")
+	c.clickhouse.tls.register(fs, "clickhouse", "ClickHouse")
+	c.kafkaSecurity.register(fs)
 	fs.str(&c.clickhouse.searchUser, "clickhouse-search-user", "", "read-only ClickHouse user for searches (empty: searches use --clickhouse-user)")
 	fs.str(&c.clickhouse.searchPassword, "clickhouse-search-password", "", "password of --clickhouse-search-user")
 	fs.str(&c.kafka, "kafka", "127.0.0.1:9092", "Kafka bootstrap address")
@@ -100,22 +104,25 @@ func serve(ctx context.Context, log *slog.Logger, cfg serveConfig, ready func())
 		return fmt.Errorf("metrics address %s is not free: %w", cfg.metricsAddr, err)
 	}
 
-	conn, err := clickhouse.Open(&clickhouse.Options{
-		Addr: []string{cfg.clickhouse.addr},
-		Auth: clickhouse.Auth{Username: cfg.clickhouse.user, Password: cfg.clickhouse.password},
-	})
+	kafkaTLS, kafkaSASL, err := cfg.kafkaSecurity.build()
 	if err != nil {
 		grpcLis.Close()
 		metricsLis.Close()
-		return fmt.Errorf("opening clickhouse %s: %w", cfg.clickhouse.addr, err)
+		return err
+	}
+	conn, err := cfg.clickhouse.open()
+	if err != nil {
+		grpcLis.Close()
+		metricsLis.Close()
+		return err
 	}
 	defer conn.Close()
 	searchConn := conn
 	if cfg.clickhouse.searchUser != "" {
-		searchConn, err = clickhouse.Open(&clickhouse.Options{
-			Addr: []string{cfg.clickhouse.addr},
-			Auth: clickhouse.Auth{Username: cfg.clickhouse.searchUser, Password: cfg.clickhouse.searchPassword, Database: cfg.clickhouse.database},
-		})
+		opts, err := cfg.clickhouse.options(cfg.clickhouse.searchUser, cfg.clickhouse.searchPassword, cfg.clickhouse.database)
+		if err == nil {
+			searchConn, err = clickhouse.Open(opts)
+		}
 		if err != nil {
 			grpcLis.Close()
 			metricsLis.Close()
@@ -172,7 +179,7 @@ func serve(ctx context.Context, log *slog.Logger, cfg serveConfig, ready func())
 	mux.Handle("/metrics", promhttp.HandlerFor(promReg, promhttp.HandlerOpts{Registry: promReg}))
 	var serving atomic.Bool
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") }) // liveness: the process answers
-	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) { // readiness: schema applied and ClickHouse answers
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {                           // readiness: schema applied and ClickHouse answers
 		pctx, cancel := context.WithTimeout(r.Context(), time.Second)
 		defer cancel()
 		if !serving.Load() {
@@ -230,7 +237,7 @@ func serve(ctx context.Context, log *slog.Logger, cfg serveConfig, ready func())
 		ix, err := index.New(index.Config{
 			Brokers: []string{cfg.kafka}, Topic: cfg.topics.source, GroupID: cfg.group,
 			DeadLetterTopic: cfg.topics.deadLetter, ChangesTopic: cfg.topics.changes,
-			Database: cfg.clickhouse.database,
+			Database: cfg.clickhouse.database, TLS: kafkaTLS, SASL: kafkaSASL,
 		}, log.With("component", "indexer"), conn, reg, index.NewMetrics(promReg))
 		if err != nil {
 			return err
