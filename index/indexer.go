@@ -256,6 +256,13 @@ func (ix *Indexer) process(ctx context.Context, msgs []kafka.Message) error {
 	if err := ix.writer.writeDocs(ctx, p, steps); err != nil {
 		return err
 	}
+	// Keys before notifications: a subscriber may call GetDocument, which
+	// finds a document by its key. A crash before the commit replays the
+	// batch at the same versions, which rewrites the same rows and notifies again.
+	if err := ix.writer.store.writeKeys(ctx, p); err != nil {
+		return err
+	}
+	steps.mark("keys-write")
 	if err := ix.deadLetter(ctx, msgs, dead); err != nil {
 		return err
 	}
@@ -263,10 +270,6 @@ func (ix *Indexer) process(ctx context.Context, msgs []kafka.Message) error {
 		return err
 	}
 	steps.mark("kafka")
-	if err := ix.writer.store.writeKeys(ctx, p); err != nil {
-		return err
-	}
-	steps.mark("keys-write")
 	if err := ix.reader.CommitMessages(ctx, msgs...); err != nil {
 		return fmt.Errorf("committing offsets: %w", err)
 	}

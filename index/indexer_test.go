@@ -303,6 +303,13 @@ func TestNotificationsFollowDurableWrites(t *testing.T) {
 		if found != 1 {
 			t.Fatalf("notified document %s not searchable yet", n.ID)
 		}
+		// GetDocument finds a document through its key.
+		if err := h.ch.Conn.QueryRow(ctx, "SELECT count() FROM document_keys FINAL WHERE id = ? AND patient_id = ? AND is_deleted = 0", n.ID, n.PatientID).Scan(&found); err != nil {
+			t.Fatal(err)
+		}
+		if found != 1 {
+			t.Fatalf("notified document %s has no key yet: GetDocument would not find it", n.ID)
+		}
 		seen[n.ID] = true
 	}
 }
