@@ -60,3 +60,59 @@ lint: tools
 
 clean:
 	rm -rf $(BIN)
+
+# Load tests. `k6` installs k6 (a Go program) into .bin; `k6-smoke` runs the
+# smoke profile of loadtest/k6/search.js against a running docsearch
+# (`make run` and a loaded data set; docs/k6.md). It starts nothing itself.
+K6_VERSION     ?= v1.8.1
+K6             := $(BIN)/k6
+DOCSEARCH_ADDR ?= 127.0.0.1:7070
+
+.PHONY: bench k6 k6-smoke
+
+k6: $(K6)
+$(K6):
+	GOBIN=$(BIN) $(GO) install go.k6.io/k6@$(K6_VERSION)
+
+k6-smoke: $(K6)
+	$(K6) run -e PROFILE=smoke -e DOCSEARCH_ADDR=$(DOCSEARCH_ADDR) loadtest/k6/search.js
+
+# `make bench`: BENCH_DOCS documents end to end on a stack of its own (other
+# ports, data under BENCH_DIR/stack, wiped first): generated into PostgreSQL
+# database BENCH_DB (recreated), backfilled into docsearch, reconciled, then
+# `docsearch bench` against docsearch and both PostgreSQL baselines under a
+# steady update stream. The report goes to BENCH_DIR/results-<time>-<docs>.txt.
+BENCH_DOCS  ?= 10000000
+BENCH_DIR   ?= $(DATA)/bench
+BENCH_DB    ?= docsearch_bench
+BENCH_PG    ?= postgres://docsearch:docsearch@127.0.0.1:5432
+BENCH_FLAGS ?= --concurrency 8 --duration 10s --freshness-rate 50
+# Ports below the kernel's ephemeral range, away from `make run`'s.
+BENCH_GRPC  ?= 127.0.0.1:27070
+BENCH_CH    ?= 127.0.0.1:29000
+BENCH_KAFKA ?= 127.0.0.1:29092
+
+bench: setup
+	@set -e; dir=$(BENCH_DIR); mkdir -p $$dir; \
+	out=$$dir/results-$$(date -u +%Y%m%dT%H%M%SZ)-$(BENCH_DOCS).txt; log=$$dir/up.log; \
+	pg="$(BENCH_PG)/$(BENCH_DB)?sslmode=disable"; ds=$(BIN)/docsearch; \
+	load() { cut -d' ' -f1-3 /proc/loadavg; }; \
+	step() { t0=$$(date +%s); "$$@" >$$dir/step.out || { cat $$dir/step.out; return 1; }; \
+	  cat $$dir/step.out | tee -a $$out; echo "bench: $$2 took $$(( $$(date +%s) - t0 )) s, load $$(load)" | tee -a $$out; }; \
+	echo "make bench BENCH_DOCS=$(BENCH_DOCS): $$(nproc) cores, commit $$(git rev-parse --short HEAD 2>/dev/null), load $$(load)" | tee $$out; \
+	rm -rf $$dir/stack; \
+	$$ds up --data $$dir/stack --grpc $(BENCH_GRPC) --clickhouse $(BENCH_CH) --kafka $(BENCH_KAFKA) \
+	  --clickhouse-http 127.0.0.1:28123 --metrics 127.0.0.1:29464 >$$log 2>&1 & up=$$!; \
+	trap 'kill $$up 2>/dev/null; wait $$up 2>/dev/null || true' EXIT; trap 'exit 130' INT TERM; \
+	echo "bench: stack pid $$up, log $$log"; i=0; \
+	until grep -q "docsearch is up" $$log; do st=$$(ps -o stat= -p $$up || true); \
+	  i=$$((i+1)); if [ $$i -gt 120 ] || [ -z "$$st" ] || [ "$${st#Z}" != "$$st" ]; then \
+	    tail -3 $$log; echo "bench: the stack did not start, see $$log"; exit 1; fi; sleep 1; done; \
+	psql -q "$(BENCH_PG)/postgres?sslmode=disable" -c "DROP DATABASE IF EXISTS $(BENCH_DB) WITH (FORCE)" -c "CREATE DATABASE $(BENCH_DB)"; \
+	step $$ds gen --documents $(BENCH_DOCS) --to-postgres "$$pg"; \
+	step $$ds backfill --pg "$$pg" --clickhouse $(BENCH_CH); \
+	step $$ds reconcile --pg "$$pg" --clickhouse $(BENCH_CH); \
+	t0=$$(date +%s); $$ds bench --addr $(BENCH_GRPC) --kafka $(BENCH_KAFKA) --pg "$$pg" --documents $(BENCH_DOCS) \
+	  --results $$out $(BENCH_FLAGS); \
+	echo "bench: bench took $$(( $$(date +%s) - t0 )) s, load $$(load)" | tee -a $$out; \
+	echo "bench: report in $$out"

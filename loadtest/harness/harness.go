@@ -3,6 +3,12 @@
 // percentiles per query class, all targets in one run so they share the
 // machine's noise. The classes are those of ../shared/baselines.md.
 //
+// Freshness is measured beside them: StartFreshness publishes a steady
+// stream of changes (UpdateStream: Debezium events of documents amended and
+// created, produced to the source topic) and times a random share of them
+// from Kafka's acknowledgement until a Checker (SearchChecker: a patient
+// search) sees them, labelled by what ran meanwhile.
+//
 // It is for benchmarks; it takes no part in serving searches.
 package harness
 
