@@ -9,7 +9,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/jackc/pgx/v5"
 
@@ -31,6 +30,7 @@ func (s *sourceFlags) register(fs flags) {
 	fs.str(&s.clickhouse.database, "clickhouse-database", "docsearch", "ClickHouse database of docsearch's tables")
 	fs.str(&s.clickhouse.user, "clickhouse-user", "default", "ClickHouse user")
 	fs.str(&s.clickhouse.password, "clickhouse-password", "", "ClickHouse password")
+	s.clickhouse.registerLayout(fs)
 }
 
 // stores are the open connections and the Writer that applies with the
@@ -54,19 +54,20 @@ func (s sourceFlags) open(ctx context.Context, log *slog.Logger) (*stores, error
 	if s.pg == "" {
 		return nil, errors.New("--pg is required")
 	}
-	ch, err := clickhouse.Open(&clickhouse.Options{
-		Addr: []string{s.clickhouse.addr},
-		Auth: clickhouse.Auth{Username: s.clickhouse.user, Password: s.clickhouse.password},
-	})
+	schemaOpts, err := s.clickhouse.schemaOptions()
 	if err != nil {
-		return nil, fmt.Errorf("opening clickhouse %s: %w", s.clickhouse.addr, err)
+		return nil, err
+	}
+	ch, err := s.clickhouse.open(s.clickhouse.addr)
+	if err != nil {
+		return nil, err
 	}
 	st := &stores{ch: ch}
 	if err := waitClickHouse(ctx, log, ch, s.clickhouse.addr, 30*time.Second); err != nil {
 		st.close()
 		return nil, err
 	}
-	if err := schema.Apply(ctx, log, ch, schema.Options{Database: s.clickhouse.database}); err != nil {
+	if err := schema.Apply(ctx, log, ch, schemaOpts); err != nil {
 		st.close()
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -44,6 +45,51 @@ type serveConfig struct {
 
 type clickhouseConfig struct {
 	addr, database, user, password string
+	// cluster names the ClickHouse cluster the tables are laid out on; empty
+	// is one server. keeper says the cluster has Keeper ("true"/"false").
+	cluster, keeper string
+}
+
+// registerLayout adds the cluster flags; serve, up, backfill and reconcile
+// must agree on them, or they would see different tables.
+func (c *clickhouseConfig) registerLayout(fs flags) {
+	fs.str(&c.cluster, "clickhouse-cluster", "", "ClickHouse cluster (remote_servers name) to lay the tables out on: local tables on every shard, Distributed tables sharded by patient (empty: one server)")
+	fs.str(&c.keeper, "clickhouse-keeper", "false", "the cluster has ClickHouse Keeper: DDL runs ON CLUSTER and tables are Replicated (false: DDL runs on every server in turn)")
+}
+
+// open connects to the configured server.
+func (c clickhouseConfig) open(addr string) (driver.Conn, error) {
+	conn, err := clickhouse.Open(&clickhouse.Options{
+		Addr: []string{addr},
+		Auth: clickhouse.Auth{Username: c.user, Password: c.password},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("opening clickhouse %s: %w", addr, err)
+	}
+	return conn, nil
+}
+
+// schemaOptions lay the tables out as the flags say.
+func (c clickhouseConfig) schemaOptions() (schema.Options, error) {
+	keeper, err := strconv.ParseBool(c.keeper)
+	if err != nil {
+		return schema.Options{}, fmt.Errorf("clickhouse-keeper: %w", err)
+	}
+	o := schema.Options{Database: c.database, Cluster: c.cluster, Keeper: keeper}
+	if c.cluster != "" && !keeper {
+		o.Dial = func(ctx context.Context, addr string) (schema.NodeConn, error) {
+			conn, err := c.open(addr)
+			if err != nil {
+				return nil, err
+			}
+			if err := conn.Ping(ctx); err != nil {
+				_ = conn.Close()
+				return nil, fmt.Errorf("clickhouse at %s: %w", addr, err)
+			}
+			return conn, nil
+		}
+	}
+	return o, o.Validate()
 }
 
 func (c *serveConfig) register(fs flags) {
@@ -53,6 +99,7 @@ func (c *serveConfig) register(fs flags) {
 	fs.str(&c.clickhouse.database, "clickhouse-database", "docsearch", "ClickHouse database of docsearch's tables")
 	fs.str(&c.clickhouse.user, "clickhouse-user", "default", "ClickHouse user")
 	fs.str(&c.clickhouse.password, "clickhouse-password", "", "ClickHouse password")
+	c.clickhouse.registerLayout(fs)
 	fs.str(&c.kafka, "kafka", "127.0.0.1:9092", "Kafka bootstrap address")
 	fs.str(&c.readyTimeout, "ready-timeout", "60s", "how long to wait for ClickHouse at start")
 	fs.str(&c.indexer, "indexer", "on", "run the indexer in this process: on or off")
@@ -91,18 +138,23 @@ func serve(ctx context.Context, log *slog.Logger, cfg serveConfig, ready func())
 		return fmt.Errorf("metrics address %s is not free: %w", cfg.metricsAddr, err)
 	}
 
-	conn, err := clickhouse.Open(&clickhouse.Options{
-		Addr: []string{cfg.clickhouse.addr},
-		Auth: clickhouse.Auth{Username: cfg.clickhouse.user, Password: cfg.clickhouse.password},
-	})
+	schemaOpts, err := cfg.clickhouse.schemaOptions()
 	if err != nil {
 		grpcLis.Close()
 		metricsLis.Close()
-		return fmt.Errorf("opening clickhouse %s: %w", cfg.clickhouse.addr, err)
+		return err
+	}
+	conn, err := cfg.clickhouse.open(cfg.clickhouse.addr)
+	if err != nil {
+		grpcLis.Close()
+		metricsLis.Close()
+		return err
 	}
 	defer conn.Close()
 	reg := registry.New(conn, cfg.clickhouse.database, log)
-	searcher, err := strategy.New(conn, strategy.Options{Database: cfg.clickhouse.database, TokenKey: []byte(cfg.tokenKey)}, log)
+	searcher, err := strategy.New(conn, strategy.Options{
+		Database: cfg.clickhouse.database, Cluster: cfg.clickhouse.cluster, TokenKey: []byte(cfg.tokenKey),
+	}, log)
 	if err != nil {
 		grpcLis.Close()
 		metricsLis.Close()
@@ -145,7 +197,7 @@ func serve(ctx context.Context, log *slog.Logger, cfg serveConfig, ready func())
 	if err := waitClickHouse(ctx, log, conn, cfg.clickhouse.addr, readyTimeout); err != nil {
 		return err
 	}
-	if err := schema.Apply(ctx, log, conn, schema.Options{Database: cfg.clickhouse.database}); err != nil {
+	if err := schema.Apply(ctx, log, conn, schemaOpts); err != nil {
 		return err
 	}
 	if err := reg.Load(ctx); err != nil {
@@ -176,7 +228,7 @@ func serve(ctx context.Context, log *slog.Logger, cfg serveConfig, ready func())
 	}
 
 	healthSrv.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
-	log.Info("serving", "clickhouse", cfg.clickhouse.addr, "database", cfg.clickhouse.database)
+	log.Info("serving", "clickhouse", cfg.clickhouse.addr, "database", cfg.clickhouse.database, "cluster", cfg.clickhouse.cluster)
 	if ready != nil {
 		ready()
 	}
