@@ -156,9 +156,13 @@ func (e *Env) startCluster(n string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	c, err := stack.StartCluster(ctx, nil, stack.ClusterConfig{
-		Binary: bin, Lib: lib, DataDir: filepath.Join(e.tmp, "cluster"), Name: ClusterName, Shards: shards,
-	})
+	cfg := stack.ClusterConfig{Binary: bin, Lib: lib, DataDir: filepath.Join(e.tmp, "cluster"), Name: ClusterName, Shards: shards}
+	if f := os.Getenv("DOCSEARCH_TEST_CLICKHOUSE_LOG"); f != "" { // the servers' logs, to look into a crash
+		if cfg.Stderr, err = os.Create(f); err != nil {
+			return "", err
+		}
+	}
+	c, err := stack.StartCluster(ctx, nil, cfg)
 	if err != nil {
 		return "", err
 	}
