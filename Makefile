@@ -39,9 +39,11 @@ vet:
 
 test: setup vet lint
 	$(GO) test -race -count=1 -timeout 30m ./...
-	$(MAKE) test-cluster
 
-# The schema, search, indexer and stack tests again on a two-shard local cluster.
+# The schema, search, indexer and stack tests again on a two-shard local cluster
+# (5-10 min). Not part of `test` yet: the tests that SIGKILL an indexer or a
+# backfill mid-insert sometimes crash an embedded server of the cluster
+# (docs/scaling.md, "Not done").
 CLUSTER_PACKAGES := ./schema/... ./strategy/... ./api/... ./index/... ./loadtest/stack/...
 test-cluster: setup
 	DOCSEARCH_TEST_CLUSTER=2 $(GO) test -race -count=1 -timeout 30m $(CLUSTER_PACKAGES)
