@@ -174,9 +174,13 @@ func (s *Server) Explain(ctx context.Context, req *pb.ExplainRequest) (*pb.Expla
 		}
 		notes = append(notes, "parameters:"+b.String())
 	}
+	shards := plan.Shards
+	if len(shards) == 0 {
+		shards = []string{"single server"}
+	}
 	return &pb.ExplainResponse{
 		Strategy: plan.Strategy, Sql: plan.SQL, Partitions: plan.Partitions,
-		Shards: []string{"single server"}, Notes: notes,
+		Shards: shards, Notes: notes,
 	}, nil
 }
 

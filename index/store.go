@@ -27,13 +27,25 @@ type store struct {
 }
 
 // insertSettings keep attribute strings as strings: by default ClickHouse
-// would store "2024-03-01" in a JSON column as a Date.
+// would store "2024-03-01" in a JSON column as a Date. On a cluster the tables
+// written are Distributed: an INSERT returns only once every shard has its
+// rows (distributed_foreground_insert), so the Kafka offsets committed after
+// it never run ahead of the index, and a moved document's deletion lands on
+// the old shard before its new state is written. On one server the setting
+// does nothing; it is always sent so no configuration can forget it.
 func insertSettings(ctx context.Context) context.Context {
 	return clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{
 		"input_format_try_infer_dates":     0,
 		"input_format_try_infer_datetimes": 0,
 		"input_format_try_infer_integers":  1,
+		"distributed_foreground_insert":    1,
 	}))
+}
+
+// skipShards lets a lookup through a Distributed table read only the shards
+// its ids or patients hash to; on one server it does nothing.
+func skipShards() clickhouse.QueryOption {
+	return clickhouse.WithSettings(clickhouse.Settings{"optimize_skip_unused_shards": 1})
 }
 
 // lookupChunk bounds the ids of one lookup query.
@@ -83,7 +95,7 @@ func (s store) keys(ctx context.Context, ids []string) (map[string]keyState, err
 			Version        uint64    `ch:"version"`
 			IsDeleted      uint8     `ch:"is_deleted"`
 		}
-		qctx := clickhouse.Context(ctx, clickhouse.WithParameters(clickhouse.Parameters{"ids": idsParam(chunk)}))
+		qctx := clickhouse.Context(ctx, clickhouse.WithParameters(clickhouse.Parameters{"ids": idsParam(chunk)}), skipShards())
 		if err := s.conn.Select(qctx, &rows, q); err != nil {
 			return nil, fmt.Errorf("reading document keys: %w", err)
 		}
@@ -119,7 +131,7 @@ func (s store) contents(ctx context.Context, keys map[string]keyState) (map[stri
 		}
 		qctx := clickhouse.Context(ctx, clickhouse.WithParameters(clickhouse.Parameters{
 			"ids": idsParam(chunk), "patients": "[" + strings.Join(patients, ",") + "]",
-		}))
+		}), skipShards())
 		if err := s.conn.Select(qctx, &rows, q); err != nil {
 			return nil, fmt.Errorf("reading stored documents: %w", err)
 		}

@@ -21,6 +21,21 @@ func VersionMoved(lsn uint64) uint64 { return lsn << 1 }
 // LSN recovers the source log position from a stored version.
 func LSN(version uint64) uint64 { return version >> 1 }
 
+// PatientShardingKey is the sharding key of the Distributed tables over the
+// document tables on a cluster: every row of a patient, every version of it
+// and the deletions at keys a document left included, lives on that patient's
+// shard. So a patient search reads one shard, and FINAL, applied per shard,
+// sees every version of a key.
+const PatientShardingKey = "cityHash64(patient_id)"
+
+// distributed is the cluster-only statement that puts a Distributed table
+// with a table's plain name over its local tables, so readers and writers
+// use the same names on one server and on a cluster.
+func distributed(table, key string) string {
+	return "{cluster_only}CREATE TABLE IF NOT EXISTS {db}." + table + "{on_cluster} AS {db}." + table + "_local" +
+		"\n\t\tENGINE = Distributed({cluster}, {db}, " + table + "_local, " + key + ")"
+}
+
 // documentColumns is one column list for the main table and the population
 // tables, so a materialized view copies rows as they are. attributes is for
 // filtering: one subcolumn per attribute, nulls and empty arrays left out (no
@@ -48,16 +63,17 @@ const documentColumns = `(
 var migrations = []Migration{
 	{Version: 1, Name: "documents, keys, periods, population tables", Statements: []string{
 		// Patient search reads one key range per partition, newest first.
-		`CREATE TABLE IF NOT EXISTS {db}.documents ` + documentColumns + `
-		ENGINE = ReplacingMergeTree(version, is_deleted)
+		`CREATE TABLE IF NOT EXISTS {db}.documents{local}{on_cluster} ` + documentColumns + `
+		ENGINE = {replicated}ReplacingMergeTree(version, is_deleted)
 		PARTITION BY {period}
 		ORDER BY (patient_id, created_at, id)
 		SETTINGS index_granularity = 1024`,
+		distributed("documents", PatientShardingKey),
 
 		// The current key of every document, so a key change or an id-only
 		// delete can delete the row at the old key. Deleted documents keep
 		// their entry (is_deleted = 1) so late replays are recognised as stale.
-		`CREATE TABLE IF NOT EXISTS {db}.document_keys (
+		`CREATE TABLE IF NOT EXISTS {db}.document_keys{local}{on_cluster} (
 			id              UUID,
 			patient_id      Int64,
 			created_at      DateTime64(6, 'UTC'),
@@ -66,42 +82,49 @@ var migrations = []Migration{
 			author_id       Int64,
 			version         UInt64,
 			is_deleted      UInt8
-		) ENGINE = ReplacingMergeTree(version)
+		) ENGINE = {replicated}ReplacingMergeTree(version)
 		ORDER BY id`,
+		// Sharded by id, not patient: the indexer looks a document up by id
+		// alone, and every version of an entry (a document that moved to
+		// another patient's shard included) must meet on one shard for FINAL.
+		distributed("document_keys", "cityHash64(id)"),
 
 		// Which periods (partitions) hold a patient's documents, with an upper
 		// bound of the rows there; zero-sum rows vanish on merge.
-		`CREATE TABLE IF NOT EXISTS {db}.patient_periods (
+		`CREATE TABLE IF NOT EXISTS {db}.patient_periods{local}{on_cluster} (
 			patient_id Int64,
 			period     UInt16,
 			rows       UInt64
-		) ENGINE = SummingMergeTree(rows)
+		) ENGINE = {replicated}SummingMergeTree(rows)
 		ORDER BY (patient_id, period)
 		SETTINGS index_granularity = 256`, // a lookup is one patient's few rows
-		`CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.patient_periods_mv TO {db}.patient_periods AS
+		`CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.patient_periods_mv{on_cluster} TO {db}.patient_periods{local} AS
 		SELECT patient_id, toUInt16({period}) AS period, toUInt64(is_deleted = 0) AS rows
-		FROM {db}.documents`,
+		FROM {db}.documents{local}`,
+		distributed("patient_periods", PatientShardingKey),
 
 		// Population search by author, newest first.
-		`CREATE TABLE IF NOT EXISTS {db}.documents_by_author ` + documentColumns + `
-		ENGINE = ReplacingMergeTree(version, is_deleted)
+		`CREATE TABLE IF NOT EXISTS {db}.documents_by_author{local}{on_cluster} ` + documentColumns + `
+		ENGINE = {replicated}ReplacingMergeTree(version, is_deleted)
 		PARTITION BY {period}
 		ORDER BY (author_id, created_at, id)
 		SETTINGS index_granularity = 1024`,
-		`CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.documents_by_author_mv TO {db}.documents_by_author AS
-		SELECT * FROM {db}.documents`,
+		`CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.documents_by_author_mv{on_cluster} TO {db}.documents_by_author{local} AS
+		SELECT * FROM {db}.documents{local}`,
+		distributed("documents_by_author", PatientShardingKey),
 
 		// Population search by clinic and document type, newest first.
-		`CREATE TABLE IF NOT EXISTS {db}.documents_by_org ` + documentColumns + `
-		ENGINE = ReplacingMergeTree(version, is_deleted)
+		`CREATE TABLE IF NOT EXISTS {db}.documents_by_org{local}{on_cluster} ` + documentColumns + `
+		ENGINE = {replicated}ReplacingMergeTree(version, is_deleted)
 		PARTITION BY {period}
 		ORDER BY (organization_id, doc_type, created_at, id)
 		SETTINGS index_granularity = 1024`,
-		`CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.documents_by_org_mv TO {db}.documents_by_org AS
-		SELECT * FROM {db}.documents`,
+		`CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.documents_by_org_mv{on_cluster} TO {db}.documents_by_org{local} AS
+		SELECT * FROM {db}.documents{local}`,
+		distributed("documents_by_org", PatientShardingKey),
 
 		// The attribute registry: every attribute name seen or declared.
-		`CREATE TABLE IF NOT EXISTS {db}.attributes (
+		`CREATE TABLE IF NOT EXISTS {db}.attributes{local}{on_cluster} (
 			name          String,
 			type          LowCardinality(String),
 			array         UInt8,
@@ -110,8 +133,9 @@ var migrations = []Migration{
 			updated_at    DateTime64(6, 'UTC'),
 			conflicts     UInt64,
 			last_conflict String
-		) ENGINE = ReplacingMergeTree(updated_at)
+		) ENGINE = {replicated}ReplacingMergeTree(updated_at)
 		ORDER BY name`,
+		distributed("attributes", "cityHash64(name)"),
 	}},
 	{Version: 2, Name: "audit trail", Statements: []string{
 		// Every Search, Explain and GetDocument call (package api/audit).
@@ -121,7 +145,7 @@ var migrations = []Migration{
 		// TTL: how long the trail is kept is the hospital's policy, applied
 		// by dropping whole months (docs/audit.md). The deduplication window
 		// lets the writer retry a batch whose insert may have succeeded.
-		`CREATE TABLE IF NOT EXISTS {db}.audit (
+		`CREATE TABLE IF NOT EXISTS {db}.audit{local}{on_cluster} (
 			time        DateTime64(6, 'UTC'),
 			request_id  String,
 			caller      LowCardinality(String),
@@ -137,9 +161,11 @@ var migrations = []Migration{
 			code        LowCardinality(String),
 			INDEX patient_bf patient_id TYPE bloom_filter(0.01) GRANULARITY 1,
 			INDEX caller_bf caller TYPE bloom_filter(0.01) GRANULARITY 1
-		) ENGINE = MergeTree
+		) ENGINE = {replicated}MergeTree
 		PARTITION BY toYYYYMM(time)
 		ORDER BY time
 		SETTINGS non_replicated_deduplication_window = 1000`,
+		// Spread evenly: every audit query fans out anyway.
+		distributed("audit", "cityHash64(request_id)"),
 	}},
 }

@@ -4,9 +4,12 @@ import (
 	"context"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/docsearch/docsearch/loadtest/stack/stacktest"
 	"github.com/docsearch/docsearch/schema"
@@ -17,9 +20,9 @@ var env = stacktest.New()
 func TestMain(m *testing.M) { os.Exit(env.Run(m)) }
 
 func TestApplyIsIdempotentAndConcurrent(t *testing.T) {
-	ch := env.ClickHouse(t)
+	ch := env.ClickHouseNoSchema(t)
 	ctx := context.Background()
-	opts := schema.Options{Database: ch.Database}
+	opts := ch.SchemaOptions()
 	var wg sync.WaitGroup
 	errs := make([]error, 3)
 	for i := range errs { // replicas starting together
@@ -47,6 +50,11 @@ func TestApplyIsIdempotentAndConcurrent(t *testing.T) {
 	}
 	want := []string{"attributes", "audit", "document_keys", "documents", "documents_by_author", "documents_by_author_mv",
 		"documents_by_org", "documents_by_org_mv", "patient_periods", "patient_periods_mv", "schema_migrations"}
+	if ch.Cluster != "" {
+		for _, tb := range []string{"attributes", "document_keys", "documents", "documents_by_author", "documents_by_org", "patient_periods"} {
+			want = append(want, tb+"_local")
+		}
+	}
 	sort.Strings(want)
 	if len(got) != len(want) {
 		t.Fatalf("tables = %v, want %v", got, want)
@@ -80,8 +88,10 @@ func TestOptionsValidate(t *testing.T) {
 // and a document's new state beats the deletion its own change wrote.
 func TestVersionsThroughFinal(t *testing.T) {
 	ch := env.ClickHouse(t)
-	ctx := context.Background()
-	if err := schema.Apply(ctx, nil, ch.Conn, schema.Options{Database: ch.Database}); err != nil {
+	// On a cluster the INSERTs below go through Distributed tables: each
+	// returns once the shard has the row.
+	ctx := clickhouse.Context(context.Background(), clickhouse.WithSettings(clickhouse.Settings{"distributed_foreground_insert": 1}))
+	if err := schema.Apply(ctx, nil, ch.Conn, ch.SchemaOptions()); err != nil {
 		t.Fatal(err)
 	}
 	const id = "6f1c7d0e-2b1a-4c55-9a7e-3c2d1b0a9f88"
@@ -143,6 +153,102 @@ func TestVersionHelpers(t *testing.T) {
 		}
 		if schema.LSN(schema.VersionLive(lsn)) != lsn || schema.LSN(schema.VersionMoved(lsn)) != lsn {
 			t.Errorf("lsn %d does not round-trip", lsn)
+		}
+	}
+}
+
+// The cluster layouts: local tables under a _local name, a Distributed table
+// under the plain name over each, views reading the local tables; with Keeper
+// every statement ON CLUSTER and every engine Replicated. (A Keeper cluster is
+// not run here: the embedded server has no distributed DDL queue.)
+func TestClusterLayouts(t *testing.T) {
+	all := func(opts schema.Options) string {
+		var b strings.Builder
+		for _, m := range schema.Migrations(opts) {
+			for _, s := range m.Statements {
+				b.WriteString(s + ";\n")
+			}
+		}
+		return b.String()
+	}
+	single := all(schema.Options{Database: "db"})
+	for _, bad := range []string{"_local", "Distributed", "ON CLUSTER", "Replicated", "{"} {
+		if strings.Contains(single, bad) {
+			t.Errorf("single-server DDL mentions %q", bad)
+		}
+	}
+	plain := all(schema.Options{Database: "db", Cluster: "c1"})
+	keeper := all(schema.Options{Database: "db", Cluster: "c1", Keeper: true})
+	for _, want := range []string{
+		"CREATE TABLE IF NOT EXISTS db.documents_local (",
+		"CREATE TABLE IF NOT EXISTS db.documents AS db.documents_local\n\t\tENGINE = Distributed('c1', db, documents_local, cityHash64(patient_id))",
+		"ENGINE = Distributed('c1', db, document_keys_local, cityHash64(id))",
+		"ENGINE = Distributed('c1', db, patient_periods_local, cityHash64(patient_id))",
+		"ENGINE = Distributed('c1', db, attributes_local, cityHash64(name))",
+		"CREATE MATERIALIZED VIEW IF NOT EXISTS db.patient_periods_mv TO db.patient_periods_local AS",
+		"SELECT * FROM db.documents_local",
+	} {
+		if !strings.Contains(plain, want) {
+			t.Errorf("cluster DDL lacks %q", want)
+		}
+	}
+	if strings.Contains(plain, "ON CLUSTER") || strings.Contains(plain, "Replicated") {
+		t.Error("cluster DDL without Keeper uses ON CLUSTER or Replicated engines")
+	}
+	for _, want := range []string{
+		"CREATE TABLE IF NOT EXISTS db.documents_local ON CLUSTER 'c1' (",
+		"ENGINE = ReplicatedReplacingMergeTree(version, is_deleted)",
+		"ENGINE = ReplicatedSummingMergeTree(rows)",
+		"CREATE MATERIALIZED VIEW IF NOT EXISTS db.documents_by_org_mv ON CLUSTER 'c1' TO db.documents_by_org_local AS",
+		"CREATE TABLE IF NOT EXISTS db.documents ON CLUSTER 'c1' AS db.documents_local",
+	} {
+		if !strings.Contains(keeper, want) {
+			t.Errorf("Keeper cluster DDL lacks %q", want)
+		}
+	}
+	if n := strings.Count(keeper, "CREATE "); n != strings.Count(keeper, "ON CLUSTER") {
+		t.Errorf("%d statements, %d ON CLUSTER", n, strings.Count(keeper, "ON CLUSTER"))
+	}
+	for _, o := range []schema.Options{
+		{Database: "db", Cluster: "c1"},                      // no Keeper and no Dial
+		{Database: "db", Keeper: true},                       // Keeper without a cluster
+		{Database: "db", Cluster: "c1'; DROP", Keeper: true}, // not a name
+	} {
+		if err := o.Validate(); err == nil {
+			t.Errorf("%+v accepted", o)
+		}
+	}
+}
+
+// On a cluster every server has the whole layout, and the plain names are
+// Distributed tables over the local ones.
+func TestClusterEveryServerHasTheLayout(t *testing.T) {
+	ch := env.ClickHouse(t)
+	if ch.Cluster == "" {
+		t.Skip("single server: run with DOCSEARCH_TEST_CLUSTER=2")
+	}
+	ctx := context.Background()
+	for _, addr := range ch.Addrs {
+		conn := stacktest.Connect(t, addr, ch.Database)
+		var tables []struct {
+			Name   string `ch:"name"`
+			Engine string `ch:"engine"`
+		}
+		if err := conn.Select(ctx, &tables, "SELECT name, engine FROM system.tables WHERE database = ?", ch.Database); err != nil {
+			t.Fatal(err)
+		}
+		engines := map[string]string{}
+		for _, tb := range tables {
+			engines[tb.Name] = tb.Engine
+		}
+		for _, tb := range []string{"documents", "document_keys", "patient_periods", "documents_by_author", "documents_by_org", "attributes"} {
+			if engines[tb] != "Distributed" || !strings.HasSuffix(engines[tb+"_local"], "MergeTree") {
+				t.Errorf("%s: %s is %q, %s_local is %q", addr, tb, engines[tb], tb, engines[tb+"_local"])
+			}
+		}
+		var n uint64
+		if err := conn.QueryRow(ctx, "SELECT count() FROM schema_migrations FINAL").Scan(&n); err != nil || int(n) != len(schema.Migrations(ch.SchemaOptions())) {
+			t.Errorf("%s: history has %d rows (%v)", addr, n, err)
 		}
 	}
 }

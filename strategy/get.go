@@ -9,10 +9,6 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 )
 
-func withParams(ctx context.Context, p map[string]string) context.Context {
-	return clickhouse.Context(ctx, clickhouse.WithParameters(p))
-}
-
 // Get returns the latest version of one document: its key from document_keys,
 // then the row by primary key.
 func (s *Searcher) Get(ctx context.Context, id string) (Document, error) {
@@ -21,7 +17,8 @@ func (s *Searcher) Get(ctx context.Context, id string) (Document, error) {
 		CreatedAt time.Time `ch:"created_at"`
 		Deleted   uint8     `ch:"is_deleted"`
 	}
-	kctx := withParams(ctx, map[string]string{"s_id": id})
+	kctx := clickhouse.Context(ctx, clickhouse.WithParameters(map[string]string{"s_id": id}),
+		clickhouse.WithSettings(clickhouse.Settings{"optimize_skip_unused_shards": 1}))
 	if err := s.selectQ(kctx, "key", &keys, "SELECT patient_id, created_at, is_deleted FROM "+s.opts.Database+
 		".document_keys FINAL WHERE id = {s_id:UUID}"); err != nil {
 		return Document{}, fmt.Errorf("reading document key: %w", err)
@@ -37,7 +34,8 @@ func (s *Searcher) Get(ctx context.Context, id string) (Document, error) {
 		kind: "document",
 		sql: "SELECT " + selectColumns + " FROM " + s.opts.Database + ".documents FINAL" +
 			" WHERE patient_id = {s_patient:Int64} AND created_at = {s_at:DateTime64(6, 'UTC')} AND id = {s_id:UUID}",
-		params: params,
+		params:   params,
+		settings: clickhouse.Settings{"optimize_skip_unused_shards": 1},
 	})
 	if err != nil {
 		return Document{}, err

@@ -3,9 +3,10 @@ package strategy
 import (
 	"context"
 	"fmt"
-	"github.com/ClickHouse/clickhouse-go/v2"
 	"strconv"
 	"strings"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
 )
 
 // period is one partition holding some of a patient's documents.
@@ -20,7 +21,8 @@ func (s *Searcher) periods(ctx context.Context, patient int64, after *cursor) ([
 	var ps []period
 	q := "SELECT period, sum(rows) AS period_rows FROM " + s.opts.Database +
 		".patient_periods WHERE patient_id = {s_patient:Int64} GROUP BY period HAVING period_rows > 0 ORDER BY period DESC"
-	qctx := withParams(ctx, map[string]string{"s_patient": strconv.FormatInt(patient, 10)})
+	qctx := clickhouse.Context(ctx, clickhouse.WithParameters(map[string]string{"s_patient": strconv.FormatInt(patient, 10)}),
+		clickhouse.WithSettings(clickhouse.Settings{"optimize_skip_unused_shards": 1}))
 	if err := s.selectQ(qctx, "periods", &ps, q); err != nil {
 		return nil, fmt.Errorf("reading patient periods: %w", err)
 	}
@@ -80,6 +82,8 @@ func (s *Searcher) patientQuery(req Request, limit int, after *cursor, ps []peri
 		"max_threads": s.opts.PatientThreads,
 		// A document's key includes created_at, so its versions share a partition.
 		"do_not_merge_across_partitions_select_final": 1,
+		// On a cluster, only the patient's shard is asked; nothing on one server.
+		"optimize_skip_unused_shards": 1,
 	}}, nil
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/docsearch/docsearch/query/check"
 	"github.com/docsearch/docsearch/query/compile"
+	"github.com/docsearch/docsearch/schema"
 )
 
 // Errors the API turns into statuses.
@@ -38,6 +39,10 @@ type Conn interface {
 type Options struct {
 	// Database holds the tables.
 	Database string
+	// Cluster is the ClickHouse cluster the tables are laid out for (see
+	// schema.Options.Cluster); empty is one server. Searches run the same
+	// either way; Explain uses it to name the shards a plan reads.
+	Cluster string
 	// TokenKey signs page tokens; replicas must share it. Empty: a random key,
 	// so tokens die with the process (logged at start).
 	TokenKey []byte
@@ -174,6 +179,9 @@ type Plan struct {
 	// Partitions are the partitions the patient plan reads, newest first;
 	// nil for population plans (pruned by ClickHouse from the filter).
 	Partitions []string
+	// Shards are the shards of the cluster the plan reads: the patient's
+	// one, or all of them; nil on a single server.
+	Shards []string
 	// Notes explain the choice.
 	Notes []string
 }
@@ -369,9 +377,32 @@ func (s *Searcher) Explain(ctx context.Context, req Request) (Plan, error) {
 		}
 		after = &c
 	}
+	var plan Plan
 	if req.PatientID != nil {
-		return s.patientPlan(ctx, req, size, after)
+		plan, err = s.patientPlan(ctx, req, size, after)
+	} else {
+		plan, _, err = s.populationPlan(req, size, after)
 	}
-	plan, _, err := s.populationPlan(req, size, after)
-	return plan, err
+	if err != nil || s.opts.Cluster == "" {
+		return plan, err
+	}
+	shards, err := schema.Shards(ctx, s.conn, s.opts.Cluster)
+	if err != nil {
+		return Plan{}, err
+	}
+	if req.PatientID != nil {
+		// optimize_skip_unused_shards sends the query to this shard alone.
+		sh, err := schema.PatientShard(ctx, s.conn, shards, *req.PatientID)
+		if err != nil {
+			return Plan{}, err
+		}
+		plan.Shards = []string{sh.Name()}
+		plan.Notes = append(plan.Notes, fmt.Sprintf("reads only the patient's shard of %d: the tables are sharded by %s", len(shards), schema.PatientShardingKey))
+		return plan, nil
+	}
+	for _, sh := range shards {
+		plan.Shards = append(plan.Shards, sh.Name())
+	}
+	plan.Notes = append(plan.Notes, fmt.Sprintf("fans out to all %d shards; each returns its newest matches and this server merges them", len(shards)))
+	return plan, nil
 }

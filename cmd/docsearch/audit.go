@@ -60,7 +60,7 @@ func (f *auditFlags) query(ctx context.Context, fn func(context.Context, audit.C
 	if err != nil {
 		return fmt.Errorf("--timeout: %w", err)
 	}
-	conn, err := f.clickhouse.open()
+	conn, err := f.clickhouse.open(f.clickhouse.addr)
 	if err != nil {
 		return err
 	}

@@ -31,6 +31,7 @@ func (s *sourceFlags) register(fs flags) {
 	fs.str(&s.clickhouse.user, "clickhouse-user", "default", "ClickHouse user")
 	fs.str(&s.clickhouse.password, "clickhouse-password", "", "ClickHouse password")
 	s.clickhouse.tls.register(fs, "clickhouse", "ClickHouse")
+	s.clickhouse.registerLayout(fs)
 }
 
 // stores are the open connections and the Writer that applies with the
@@ -55,7 +56,11 @@ func (s sourceFlags) open(ctx context.Context, log *slog.Logger) (*stores, error
 	if s.pg == "" {
 		return nil, errors.New("--pg is required")
 	}
-	ch, err := s.clickhouse.open()
+	schemaOpts, err := s.clickhouse.schemaOptions()
+	if err != nil {
+		return nil, err
+	}
+	ch, err := s.clickhouse.open(s.clickhouse.addr)
 	if err != nil {
 		return nil, err
 	}
@@ -64,7 +69,7 @@ func (s sourceFlags) open(ctx context.Context, log *slog.Logger) (*stores, error
 		st.close()
 		return nil, err
 	}
-	if err := schema.Apply(ctx, log, ch, schema.Options{Database: s.clickhouse.database}); err != nil {
+	if err := schema.Apply(ctx, log, ch, schemaOpts); err != nil {
 		st.close()
 		return nil, err
 	}

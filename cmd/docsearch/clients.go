@@ -61,28 +61,29 @@ func (c clientTLS) config(what string) (*tls.Config, error) {
 	return cfg, nil
 }
 
-// clickhouseOptions are the client options for one user of cfg's server.
-func (c clickhouseConfig) options(user, password, database string) (*clickhouse.Options, error) {
+// options are the client options for one user of the server at addr.
+func (c clickhouseConfig) options(addr, user, password, database string) (*clickhouse.Options, error) {
 	t, err := c.tls.config("clickhouse")
 	if err != nil {
 		return nil, err
 	}
 	return &clickhouse.Options{
-		Addr: []string{c.addr},
+		Addr: []string{addr},
 		Auth: clickhouse.Auth{Username: user, Password: password, Database: database},
 		TLS:  t,
 	}, nil
 }
 
-// open connects as the configured (writing) user.
-func (c clickhouseConfig) open() (clickhouse.Conn, error) {
-	opts, err := c.options(c.user, c.password, "")
+// open connects to the server at addr (one shard of a cluster, or the
+// configured server) as the configured (writing) user.
+func (c clickhouseConfig) open(addr string) (clickhouse.Conn, error) {
+	opts, err := c.options(addr, c.user, c.password, "")
 	if err != nil {
 		return nil, err
 	}
 	conn, err := clickhouse.Open(opts)
 	if err != nil {
-		return nil, fmt.Errorf("opening clickhouse %s: %w", c.addr, err)
+		return nil, fmt.Errorf("opening clickhouse %s: %w", addr, err)
 	}
 	return conn, nil
 }

@@ -39,7 +39,7 @@ func TestClientSecurityRefusesBadSettings(t *testing.T) {
 			t.Errorf("%+v: %v", ok, err)
 		}
 	}
-	if _, err := (clickhouseConfig{addr: "x:9440", tls: clientTLS{mode: "on"}}).options("u", "p", "db"); err != nil {
+	if _, err := (clickhouseConfig{addr: "x:9440", tls: clientTLS{mode: "on"}}).options("x:9440", "u", "p", "db"); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -52,6 +53,39 @@ type clickhouseConfig struct {
 	// (schema.SearchAccess); user then only migrates and indexes.
 	searchUser, searchPassword string
 	tls                        clientTLS
+	// cluster names the ClickHouse cluster the tables are laid out on; empty
+	// is one server. keeper says the cluster has Keeper ("true"/"false").
+	cluster, keeper string
+}
+
+// registerLayout adds the cluster flags; serve, up, backfill and reconcile
+// must agree on them, or they would see different tables.
+func (c *clickhouseConfig) registerLayout(fs flags) {
+	fs.str(&c.cluster, "clickhouse-cluster", "", "ClickHouse cluster (remote_servers name) to lay the tables out on: local tables on every shard, Distributed tables sharded by patient (empty: one server)")
+	fs.str(&c.keeper, "clickhouse-keeper", "false", "the cluster has ClickHouse Keeper: DDL runs ON CLUSTER and tables are Replicated (false: DDL runs on every server in turn)")
+}
+
+// schemaOptions lay the tables out as the flags say.
+func (c clickhouseConfig) schemaOptions() (schema.Options, error) {
+	keeper, err := strconv.ParseBool(c.keeper)
+	if err != nil {
+		return schema.Options{}, fmt.Errorf("clickhouse-keeper: %w", err)
+	}
+	o := schema.Options{Database: c.database, Cluster: c.cluster, Keeper: keeper}
+	if c.cluster != "" && !keeper {
+		o.Dial = func(ctx context.Context, addr string) (schema.NodeConn, error) {
+			conn, err := c.open(addr)
+			if err != nil {
+				return nil, err
+			}
+			if err := conn.Ping(ctx); err != nil {
+				_ = conn.Close()
+				return nil, fmt.Errorf("clickhouse at %s: %w", addr, err)
+			}
+			return conn, nil
+		}
+	}
+	return o, o.Validate()
 }
 
 func (c *serveConfig) register(fs flags) {
@@ -65,6 +99,7 @@ func (c *serveConfig) register(fs flags) {
 	c.kafkaSecurity.register(fs)
 	fs.str(&c.clickhouse.searchUser, "clickhouse-search-user", "", "read-only ClickHouse user for searches (empty: searches use --clickhouse-user)")
 	fs.str(&c.clickhouse.searchPassword, "clickhouse-search-password", "", "password of --clickhouse-search-user")
+	c.clickhouse.registerLayout(fs)
 	fs.str(&c.kafka, "kafka", "127.0.0.1:9092", "Kafka bootstrap address")
 	fs.str(&c.readyTimeout, "ready-timeout", "60s", "how long to wait for ClickHouse at start")
 	fs.str(&c.indexer, "indexer", "on", "run the indexer in this process: on or off")
@@ -110,7 +145,13 @@ func serve(ctx context.Context, log *slog.Logger, cfg serveConfig, ready func())
 		metricsLis.Close()
 		return err
 	}
-	conn, err := cfg.clickhouse.open()
+	schemaOpts, err := cfg.clickhouse.schemaOptions()
+	if err != nil {
+		grpcLis.Close()
+		metricsLis.Close()
+		return err
+	}
+	conn, err := cfg.clickhouse.open(cfg.clickhouse.addr)
 	if err != nil {
 		grpcLis.Close()
 		metricsLis.Close()
@@ -119,7 +160,7 @@ func serve(ctx context.Context, log *slog.Logger, cfg serveConfig, ready func())
 	defer conn.Close()
 	searchConn := conn
 	if cfg.clickhouse.searchUser != "" {
-		opts, err := cfg.clickhouse.options(cfg.clickhouse.searchUser, cfg.clickhouse.searchPassword, cfg.clickhouse.database)
+		opts, err := cfg.clickhouse.options(cfg.clickhouse.addr, cfg.clickhouse.searchUser, cfg.clickhouse.searchPassword, cfg.clickhouse.database)
 		if err == nil {
 			searchConn, err = clickhouse.Open(opts)
 		}
@@ -131,7 +172,9 @@ func serve(ctx context.Context, log *slog.Logger, cfg serveConfig, ready func())
 		defer searchConn.Close()
 	}
 	reg := registry.New(conn, cfg.clickhouse.database, log)
-	searcher, err := strategy.New(searchConn, strategy.Options{Database: cfg.clickhouse.database, TokenKey: []byte(cfg.tokenKey)}, log)
+	searcher, err := strategy.New(searchConn, strategy.Options{
+		Database: cfg.clickhouse.database, Cluster: cfg.clickhouse.cluster, TokenKey: []byte(cfg.tokenKey),
+	}, log)
 	if err != nil {
 		grpcLis.Close()
 		metricsLis.Close()
@@ -219,7 +262,7 @@ func serve(ctx context.Context, log *slog.Logger, cfg serveConfig, ready func())
 	if err := waitClickHouse(ctx, log, conn, cfg.clickhouse.addr, readyTimeout); err != nil {
 		return err
 	}
-	if err := schema.Apply(ctx, log, conn, schema.Options{Database: cfg.clickhouse.database}); err != nil {
+	if err := schema.Apply(ctx, log, conn, schemaOpts); err != nil {
 		return err
 	}
 	if err := reg.Load(ctx); err != nil {
@@ -251,7 +294,7 @@ func serve(ctx context.Context, log *slog.Logger, cfg serveConfig, ready func())
 
 	healthSrv.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	serving.Store(true)
-	log.Info("serving", "clickhouse", cfg.clickhouse.addr, "database", cfg.clickhouse.database)
+	log.Info("serving", "clickhouse", cfg.clickhouse.addr, "database", cfg.clickhouse.database, "cluster", cfg.clickhouse.cluster)
 	if ready != nil {
 		ready()
 	}

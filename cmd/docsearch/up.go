@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"github.com/docsearch/docsearch/loadtest/stack"
 	"github.com/docsearch/docsearch/schema"
@@ -19,8 +20,9 @@ import (
 func runUp(ctx context.Context, log *slog.Logger, args []string, _ io.Writer) error {
 	fs := newFlags("up")
 	var cfg serveConfig
-	var data, chembed, lib, chHTTP string
+	var data, chembed, lib, chHTTP, shards string
 	cfg.register(fs)
+	fs.str(&shards, "cluster-shards", "0", "start a local ClickHouse cluster of this many embedded servers on consecutive ports instead of one server (0: one server); the tables are laid out for it")
 	fs.str(&data, "data", ".data", "directory of ClickHouse's and Kafka's data; kept across runs")
 	fs.str(&chembed, "chembed", "", "embedded ClickHouse launcher (default: chembed beside this binary)")
 	fs.str(&lib, "libchdb", "", "libchdb.so (default: fetched once into the cache)")
@@ -56,14 +58,36 @@ func runUp(ctx context.Context, log *slog.Logger, args []string, _ io.Writer) er
 		return fmt.Errorf("clickhouse http address: %w", err)
 	}
 
-	configFile, err := searchUserConfig(&cfg, data)
-	if err != nil {
-		return err
+	nShards, err := strconv.Atoi(shards)
+	if err != nil || nShards < 0 || nShards == 1 {
+		return fmt.Errorf("cluster-shards: %q is not 0 or a number of shards from 2", shards)
 	}
-	ch, err := stack.StartClickHouse(ctx, log, stack.ClickHouseConfig{
-		Binary: chembed, Lib: lib, DataDir: filepath.Join(data, "clickhouse"),
-		Host: host, TCPPort: tcpPort, HTTPPort: httpPort, Stderr: os.Stderr, ConfigFile: configFile,
-	})
+	var ch interface {
+		Stop() error
+		Exited() <-chan struct{}
+	}
+	if nShards == 0 {
+		var configFile string
+		if configFile, err = searchUserConfig(&cfg, data); err != nil {
+			return err
+		}
+		ch, err = stack.StartClickHouse(ctx, log, stack.ClickHouseConfig{
+			Binary: chembed, Lib: lib, DataDir: filepath.Join(data, "clickhouse"),
+			Host: host, TCPPort: tcpPort, HTTPPort: httpPort, Stderr: os.Stderr, ConfigFile: configFile,
+		})
+	} else {
+		// The cluster's servers run with their remote_servers config only:
+		// searches use the default user there.
+		if cfg.clickhouse.cluster == "" {
+			cfg.clickhouse.cluster = stack.DefaultClusterName
+		}
+		// The first shard answers on the usual addresses; the service talks to it.
+		ch, err = stack.StartCluster(ctx, log, stack.ClusterConfig{
+			Binary: chembed, Lib: lib, DataDir: filepath.Join(data, "clickhouse-cluster"),
+			Name: cfg.clickhouse.cluster, Shards: nShards,
+			Host: host, TCPPort: tcpPort, HTTPPort: httpPort, Stderr: os.Stderr,
+		})
+	}
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/docsearch/docsearch/cdc"
@@ -231,7 +232,12 @@ func settle(ctx context.Context, log *slog.Logger, pg *pgx.Conn, ch ClickHouse, 
 		versions[i] = schema.VersionLive(s)
 	}
 	db := opts.Database
-	rows, err := ch.Query(ctx, "SELECT "+IndexedColumns+" FROM "+db+".documents FINAL WHERE is_deleted = 0 AND version IN ? AND (id, version) NOT IN (SELECT id, version FROM "+
+	// On a cluster both tables are Distributed, and the keys are sharded by
+	// id, not by patient: distributed_product_mode = global runs the subquery
+	// once, here, and sends its result to every shard. On one server the
+	// setting does nothing.
+	qctx := clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"distributed_product_mode": "global"}))
+	rows, err := ch.Query(qctx, "SELECT "+IndexedColumns+" FROM "+db+".documents FINAL WHERE is_deleted = 0 AND version IN ? AND (id, version) NOT IN (SELECT id, version FROM "+
 		db+".document_keys FINAL)", versions)
 	if err != nil {
 		return 0, fmt.Errorf("finding raced snapshot rows: %w", err)

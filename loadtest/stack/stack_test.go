@@ -293,3 +293,31 @@ func TestClickHouseRestartKeepsData(t *testing.T) {
 		t.Fatalf("after restart sum = %q, want 6", got)
 	}
 }
+
+// Three servers started as a cluster each list all three shards, and a
+// Distributed table over them splits rows by the sharding key and reads them
+// back from every shard.
+func TestClusterOfThree(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three servers")
+	}
+	bin, lib := env.Launcher(t)
+	c, err := stack.StartCluster(context.Background(), nil, stack.ClusterConfig{Binary: bin, Lib: lib, DataDir: t.TempDir(), Shards: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop()
+	for _, s := range c.Servers {
+		if got := httpExec(t, s.HTTPAddr, "SELECT count() FROM system.clusters WHERE cluster = '"+stack.DefaultClusterName+"'"); got != "3" {
+			t.Fatalf("%s lists %s servers in the cluster, want 3", s.Addr, got)
+		}
+		httpExec(t, s.HTTPAddr, "CREATE DATABASE c ENGINE = Atomic")
+		httpExec(t, s.HTTPAddr, "CREATE TABLE c.t_local (p Int64) ENGINE = MergeTree ORDER BY p")
+	}
+	first := c.Servers[0].HTTPAddr
+	httpExec(t, first, "CREATE TABLE c.t AS c.t_local ENGINE = Distributed("+stack.DefaultClusterName+", c, t_local, cityHash64(p))")
+	httpExec(t, first, "INSERT INTO c.t SELECT number FROM numbers(300) SETTINGS distributed_foreground_insert = 1")
+	if got := httpExec(t, first, "SELECT count(), uniqExact(_shard_num), min(c) > 50 FROM (SELECT _shard_num, count() AS c FROM c.t GROUP BY _shard_num) FORMAT CSV"); got != "3,3,1" {
+		t.Fatalf("rows per shard: %q, want 3 shards each with more than 50 rows", got)
+	}
+}

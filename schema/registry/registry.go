@@ -17,6 +17,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
+
 	"github.com/docsearch/docsearch/cdc"
 )
 
@@ -333,6 +335,10 @@ func (r *Registry) write(ctx context.Context, attrs []Attribute) error {
 		}
 		args = append(args, a.Name, string(a.Type), arr, string(a.Source), a.FirstSeen, now, a.Conflicts, a.LastConflict)
 	}
+	// On a cluster attributes is a Distributed table: return only once the
+	// shard has the rows, so a document is never visible before its
+	// attributes are registered. On one server the setting does nothing.
+	ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"distributed_foreground_insert": 1}))
 	if err := r.conn.Exec(ctx, q, args...); err != nil {
 		return fmt.Errorf("writing attribute registry: %w", err)
 	}

@@ -10,6 +10,9 @@
 // Addresses in the environment reuse running servers instead:
 // DOCSEARCH_TEST_CLICKHOUSE (native host:port), DOCSEARCH_TEST_KAFKA (bootstrap
 // host:port), DOCSEARCH_TEST_POSTGRES (a DSN). There are no mocks here.
+//
+// DOCSEARCH_TEST_CLUSTER=N (N >= 2) runs the same tests on a local cluster of N
+// embedded servers, one shard each (see ClickHouse for what changes).
 package stacktest
 
 import (
@@ -34,6 +37,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/docsearch/docsearch/loadtest/stack"
+	"github.com/docsearch/docsearch/schema"
 )
 
 // Env holds the components of one test binary.
@@ -42,10 +46,11 @@ type Env struct {
 	bin, lib string
 	binErr   error
 
-	chOnce sync.Once
-	chAddr string
-	chErr  error
-	ch     *stack.ClickHouse
+	chOnce  sync.Once
+	chAddr  string
+	chErr   error
+	ch      *stack.ClickHouse
+	cluster *stack.Cluster
 
 	kOnce sync.Once
 	kAddr string
@@ -74,6 +79,9 @@ func (e *Env) Close() {
 	if e.ch != nil {
 		_ = e.ch.Stop()
 	}
+	if e.cluster != nil {
+		_ = e.cluster.Stop()
+	}
 	if e.k != nil {
 		e.k.Stop()
 	}
@@ -101,6 +109,10 @@ func (e *Env) ClickHouseAddr(t testing.TB) string {
 			e.chAddr = a
 			return
 		}
+		if n := os.Getenv(ClusterEnv); n != "" {
+			e.chAddr, e.chErr = e.startCluster(n)
+			return
+		}
 		e.chAddr, e.chErr = e.startClickHouse()
 	})
 	if e.chErr != nil {
@@ -124,6 +136,38 @@ func (e *Env) startClickHouse() (string, error) {
 	}
 	e.ch = ch
 	return ch.Addr, nil
+}
+
+// ClusterEnv names the variable that runs tests on a local cluster: its value
+// is the number of shards.
+const ClusterEnv = "DOCSEARCH_TEST_CLUSTER"
+
+// ClusterName is the test cluster's name in remote_servers.
+const ClusterName = stack.DefaultClusterName
+
+func (e *Env) startCluster(n string) (string, error) {
+	shards, err := strconv.Atoi(n)
+	if err != nil || shards < 2 {
+		return "", fmt.Errorf("%s=%q: want a number of shards, 2 or more", ClusterEnv, n)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	bin, lib, err := e.launcher(ctx)
+	if err != nil {
+		return "", err
+	}
+	cfg := stack.ClusterConfig{Binary: bin, Lib: lib, DataDir: filepath.Join(e.tmp, "cluster"), Name: ClusterName, Shards: shards}
+	if f := os.Getenv("DOCSEARCH_TEST_CLICKHOUSE_LOG"); f != "" { // the servers' logs, to look into a crash
+		if cfg.Stderr, err = os.Create(f); err != nil {
+			return "", err
+		}
+	}
+	c, err := stack.StartCluster(ctx, nil, cfg)
+	if err != nil {
+		return "", err
+	}
+	e.cluster = c
+	return c.Servers[0].Addr, nil
 }
 
 // Launcher returns the chembed binary and libchdb, for tests that run servers
@@ -169,52 +213,114 @@ func chembed(ctx context.Context, dir string) (string, error) {
 	return out, nil
 }
 
-// ClickHouse is a database of the test's own on the test server.
+// ClickHouse is a database of the test's own on the test server, or on every
+// server of the test cluster.
 type ClickHouse struct {
-	// Addr is the server's native address.
+	// Addr is the native address of the server Conn reaches (on a cluster,
+	// the first shard's).
 	Addr string
 	// Database is the test's database, dropped when the test ends.
 	Database string
 	// Conn is a connection pool whose default database is Database.
 	Conn driver.Conn
+	// Cluster is the test cluster's name; empty on a single server.
+	Cluster string
+	// Addrs are the native addresses of every server of the cluster, in
+	// shard order; on a single server, Addr alone.
+	Addrs []string
 }
 
-// ClickHouse creates a database for t and connects to it.
+// SchemaOptions lay out Database for the test's server or cluster.
+func (c ClickHouse) SchemaOptions() schema.Options {
+	o := schema.Options{Database: c.Database, Cluster: c.Cluster}
+	if c.Cluster != "" {
+		o.Dial = func(ctx context.Context, addr string) (schema.NodeConn, error) {
+			return open(ctx, addr, "default")
+		}
+	}
+	return o
+}
+
+// ClickHouse creates a database for t and connects to it. On a test cluster
+// the database exists on every server and already holds the cluster layout
+// (schema.Apply with SchemaOptions): tests written for one server apply the
+// schema without a cluster name, and Apply then finds the history complete and
+// changes nothing. Everything else (the indexer, searches, the tests' own
+// queries) runs through the Distributed tables, under the same names.
 func (e *Env) ClickHouse(t testing.TB) ClickHouse {
 	t.Helper()
+	ch := e.ClickHouseNoSchema(t)
+	if ch.Cluster != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		if err := schema.Apply(ctx, nil, ch.Conn, ch.SchemaOptions()); err != nil {
+			t.Fatalf("applying the cluster schema: %v", err)
+		}
+	}
+	return ch
+}
+
+// ClickHouseNoSchema creates an empty database for t, on every server of a
+// test cluster, and connects to it.
+func (e *Env) ClickHouseNoSchema(t testing.TB) ClickHouse {
+	t.Helper()
 	addr := e.ClickHouseAddr(t)
+	addrs, cluster := []string{addr}, ""
+	if e.cluster != nil {
+		addrs, cluster = e.cluster.Addrs(), e.cluster.Name
+	}
 	db := Name(t, "t")
-	admin := connect(t, addr, "default")
 	ctx := context.Background()
-	if err := admin.Exec(ctx, "CREATE DATABASE "+db+" ENGINE = Atomic"); err != nil {
-		t.Fatalf("creating database %s: %v", db, err)
+	for _, a := range addrs {
+		admin := connect(t, a, "default")
+		if err := admin.Exec(ctx, "CREATE DATABASE "+db+" ENGINE = Atomic"); err != nil {
+			t.Fatalf("creating database %s on %s: %v", db, a, err)
+		}
+		t.Cleanup(func() {
+			if err := admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db+" SYNC"); err != nil {
+				t.Errorf("dropping database %s on %s: %v", db, a, err)
+			}
+			_ = admin.Close()
+		})
 	}
 	conn := connect(t, addr, db)
-	t.Cleanup(func() {
-		_ = conn.Close()
-		if err := admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db+" SYNC"); err != nil {
-			t.Errorf("dropping database %s: %v", db, err)
-		}
-		_ = admin.Close()
-	})
-	return ClickHouse{Addr: addr, Database: db, Conn: conn}
+	t.Cleanup(func() { _ = conn.Close() })
+	return ClickHouse{Addr: addr, Database: db, Conn: conn, Cluster: cluster, Addrs: addrs}
+}
+
+// Connect opens a pool to one server (of the cluster) with db as its default
+// database, closed when the test ends.
+func Connect(t testing.TB, addr, db string) driver.Conn {
+	t.Helper()
+	c := connect(t, addr, db)
+	t.Cleanup(func() { _ = c.Close() })
+	return c
 }
 
 func connect(t testing.TB, addr, db string) driver.Conn {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := open(ctx, addr, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return conn
+}
+
+func open(ctx context.Context, addr, db string) (driver.Conn, error) {
 	conn, err := clickhouse.Open(&clickhouse.Options{
 		Addr: []string{addr},
 		Auth: clickhouse.Auth{Database: db},
 	})
 	if err != nil {
-		t.Fatalf("connecting to clickhouse at %s: %v", addr, err)
+		return nil, fmt.Errorf("connecting to clickhouse at %s: %w", addr, err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	if err := conn.Ping(ctx); err != nil {
-		t.Fatalf("pinging clickhouse at %s: %v", addr, err)
+		_ = conn.Close()
+		return nil, fmt.Errorf("pinging clickhouse at %s: %w", addr, err)
 	}
-	return conn
+	return conn, nil
 }
 
 // KafkaAddr is the bootstrap address of the test broker, started on first use.
