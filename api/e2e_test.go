@@ -53,7 +53,7 @@ func (f *fixture) search(ctx context.Context, req *pb.SearchRequest) (*pb.Search
 }
 
 // newFixture indexes a generated record through the real indexer and serves it.
-func newFixture(t *testing.T, seed uint64, n int) *fixture {
+func newFixture(t testing.TB, seed uint64, n int) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	ch := env.ClickHouse(t)
@@ -108,7 +108,7 @@ func newFixture(t *testing.T, seed uint64, n int) *fixture {
 }
 
 // serve runs srv on a loopback port and returns a client of it.
-func serve(t *testing.T, srv pb.SearchServiceServer) pb.SearchServiceClient {
+func serve(t testing.TB, srv pb.SearchServiceServer) pb.SearchServiceClient {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -127,7 +127,7 @@ func serve(t *testing.T, srv pb.SearchServiceServer) pb.SearchServiceClient {
 
 // waitIndexed waits until every document's key holds its last change and the
 // table holds exactly the live documents.
-func waitIndexed(t *testing.T, ch stacktest.ClickHouse, want, ids int) {
+func waitIndexed(t testing.TB, ch stacktest.ClickHouse, want, ids int) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
@@ -152,7 +152,7 @@ func waitIndexed(t *testing.T, ch stacktest.ClickHouse, want, ids int) {
 // generate makes n documents with every attribute shape, then updates, moves
 // and deletes some; every document's last event has an lsn above 1000000 so the
 // fixture can tell when the index has caught up.
-func (f *fixture) generate(t *testing.T, rnd *rand.Rand, n int) (map[string]eval.Document, []kafka.Message) {
+func (f *fixture) generate(t testing.TB, rnd *rand.Rand, n int) (map[string]eval.Document, []kafka.Message) {
 	t.Helper()
 	var lsn uint64 = 100
 	base := time.Date(2019, 1, 1, 0, 0, 0, 0, time.UTC)

@@ -2,23 +2,16 @@ package api_test
 
 import (
 	"context"
-	"encoding/json"
-	"net"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
-	"github.com/docsearch/docsearch/api"
 	"github.com/docsearch/docsearch/api/audit"
-	"github.com/docsearch/docsearch/api/auth"
 	pb "github.com/docsearch/docsearch/api/docsearch/v1"
 	"github.com/docsearch/docsearch/api/limit"
 )
@@ -28,29 +21,6 @@ import (
 // GetDocument call is recorded, denied ones included.
 func TestGuards(t *testing.T) {
 	f := newFixture(t, 7, 60)
-	dir := t.TempDir()
-	callers := map[string]any{"callers": []map[string]any{
-		{"name": "chart", "scopes": []string{"search:patient"}, "api_key_sha256": []string{auth.HashAPIKey("chart-key")}},
-		{"name": "analytics", "scopes": []string{"search:population"}, "api_key_sha256": []string{auth.HashAPIKey("analytics-key")},
-			"limits": map[string]any{"rate": 0.5, "burst": 2}},
-	}}
-	b, _ := json.Marshal(callers)
-	path := filepath.Join(dir, "callers.json")
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	authn, err := auth.New(auth.Config{ListenAddr: "127.0.0.1:0", CallersFile: path}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	perCaller := map[string]limit.Limits{}
-	for _, c := range authn.Callers() {
-		perCaller[c.Name] = limit.Limits(c.Limits)
-	}
-	limiter, err := limit.New(limit.Config{Default: limit.Limits{Rate: 1000, Burst: 1000}, Callers: perCaller}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	aw, err := audit.NewWriter(f.ch.Conn, audit.Options{Database: f.ch.Database, FlushEvery: 20 * time.Millisecond}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -60,20 +30,9 @@ func TestGuards(t *testing.T) {
 	go func() { auditDone <- aw.Run(actx) }()
 	t.Cleanup(func() { stopAudit(); <-auditDone })
 
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := grpc.NewServer(grpc.ChainUnaryInterceptor(api.Interceptor(nil, nil, api.Guards{Auth: authn, Limit: limiter, Audit: aw})))
-	pb.RegisterSearchServiceServer(g, api.NewServer(f.searcher, f.reg, api.Options{}, nil))
-	go g.Serve(lis)
-	t.Cleanup(g.Stop)
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	c := pb.NewSearchServiceClient(conn)
+	c := guarded(t, f, limit.Limits{Rate: 1000, Burst: 1000}, aw,
+		caller("chart", "chart-key", nil, "search:patient"),
+		caller("analytics", "analytics-key", map[string]any{"rate": 0.5, "burst": 2}, "search:population"))
 	as := func(key string) context.Context {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		t.Cleanup(cancel)

@@ -2,24 +2,16 @@ package api_test
 
 import (
 	"context"
-	"encoding/json"
-	"net"
-	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
-	"github.com/docsearch/docsearch/api"
-	"github.com/docsearch/docsearch/api/auth"
 	pb "github.com/docsearch/docsearch/api/docsearch/v1"
 	"github.com/docsearch/docsearch/api/limit"
 )
@@ -32,45 +24,11 @@ import (
 //
 //	go test -run '^$' -bench NoisyNeighbour -benchtime=1x ./api
 func BenchmarkNoisyNeighbour(b *testing.B) {
-	f := newFixture(&testing.T{}, 9, 2000)
-	dir := b.TempDir()
-	callers := map[string]any{"callers": []map[string]any{
-		{"name": "chart", "scopes": []string{"search:patient"}, "api_key_sha256": []string{auth.HashAPIKey("chart-key")}},
-		{"name": "noisy", "scopes": []string{"search:patient"}, "api_key_sha256": []string{auth.HashAPIKey("noisy-key")},
-			"limits": map[string]any{"rate": 20, "burst": 20, "max_concurrent": 2}},
-		{"name": "unlimited", "scopes": []string{"search:patient"}, "api_key_sha256": []string{auth.HashAPIKey("unlimited-key")}},
-	}}
-	raw, _ := json.Marshal(callers)
-	path := filepath.Join(dir, "callers.json")
-	if err := os.WriteFile(path, raw, 0o600); err != nil {
-		b.Fatal(err)
-	}
-	authn, err := auth.New(auth.Config{ListenAddr: "127.0.0.1:0", CallersFile: path}, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	per := map[string]limit.Limits{}
-	for _, c := range authn.Callers() {
-		per[c.Name] = limit.Limits(c.Limits)
-	}
-	limiter, err := limit.New(limit.Config{Default: limit.Limits{Rate: 10000, Burst: 10000}, Callers: per}, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	g := grpc.NewServer(grpc.ChainUnaryInterceptor(api.Interceptor(nil, nil, api.Guards{Auth: authn, Limit: limiter})))
-	pb.RegisterSearchServiceServer(g, api.NewServer(f.searcher, f.reg, api.Options{}, nil))
-	go g.Serve(lis)
-	defer g.Stop()
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer conn.Close()
-	c := pb.NewSearchServiceClient(conn)
+	f := newFixture(b, 9, 2000)
+	c := guarded(b, f, limit.Limits{Rate: 10000, Burst: 10000}, nil,
+		caller("chart", "chart-key", nil, "search:patient"),
+		caller("noisy", "noisy-key", map[string]any{"rate": 20, "burst": 20, "max_concurrent": 2}, "search:patient"),
+		caller("unlimited", "unlimited-key", nil, "search:patient"))
 
 	search := func(ctx context.Context, key string, patient int64) error {
 		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+key)

@@ -51,7 +51,7 @@ func TestApplyIsIdempotentAndConcurrent(t *testing.T) {
 	want := []string{"attributes", "audit", "document_keys", "documents", "documents_by_author", "documents_by_author_mv",
 		"documents_by_org", "documents_by_org_mv", "patient_periods", "patient_periods_mv", "schema_migrations"}
 	if ch.Cluster != "" {
-		for _, tb := range []string{"attributes", "document_keys", "documents", "documents_by_author", "documents_by_org", "patient_periods"} {
+		for _, tb := range []string{"attributes", "audit", "document_keys", "documents", "documents_by_author", "documents_by_org", "patient_periods"} {
 			want = append(want, tb+"_local")
 		}
 	}
