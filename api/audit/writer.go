@@ -35,6 +35,7 @@ type Writer struct {
 
 	// Used by Run's goroutine only.
 	shapes, callers map[string]bool
+	table           string // where inserts go, found on the first insert
 }
 
 type metrics struct {
@@ -361,7 +362,23 @@ func (w *Writer) insert(ctx context.Context, b *batch) error {
 	ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{
 		"insert_deduplicate": 1, "insert_deduplication_token": b.token,
 	}))
-	batch, err := w.conn.PrepareBatch(ctx, "INSERT INTO "+w.opts.Database+".audit ("+columns+")")
+	if w.table == "" {
+		// On a cluster each service writes to the local table of the server it
+		// talks to: through the Distributed table an insert would be split by
+		// shard and sent on later, so neither its token nor its timing would
+		// hold. Readers use the Distributed table, which sees every shard.
+		var local []struct {
+			N uint64 `ch:"n"`
+		}
+		if err := w.conn.Select(ctx, &local, "SELECT count() AS n FROM system.tables WHERE database = ? AND name = 'audit_local'", w.opts.Database); err != nil {
+			return fmt.Errorf("finding the audit table: %w", err)
+		}
+		w.table = "audit"
+		if len(local) == 1 && local[0].N > 0 {
+			w.table = "audit_local"
+		}
+	}
+	batch, err := w.conn.PrepareBatch(ctx, "INSERT INTO "+w.opts.Database+"."+w.table+" ("+columns+")")
 	if err != nil {
 		return fmt.Errorf("preparing audit insert: %w", err)
 	}

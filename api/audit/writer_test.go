@@ -143,7 +143,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func count(t *testing.T, ch stacktest.ClickHouse) uint64 {
 	t.Helper()
 	var n uint64
-	if err := ch.Conn.QueryRow(context.Background(), "SELECT count() FROM "+ch.Database+".audit").Scan(&n); err != nil {
+	if err := ch.Conn.QueryRow(context.Background(), "SELECT count() FROM "+ch.Database+"."+auditTable(ch)).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -490,11 +490,14 @@ func TestBufferFullFailClosed(t *testing.T) {
 // buffer is full; when the table is back every record lands once.
 func TestRetriesFailedInserts(t *testing.T) {
 	ch := auditDB(t)
+	if ch.Cluster != "" {
+		t.Skip("drops and recreates the table on one server; a cluster's pool spans several")
+	}
 	ctx := context.Background()
 	r := newWriter(t, ch, audit.Options{Buffer: 3, BatchSize: 2, FlushEvery: 10 * time.Millisecond,
 		RetryMax: 50 * time.Millisecond, FailClosed: true}, nil)
 	r.start(t)
-	if err := ch.Conn.Exec(ctx, "DROP TABLE "+ch.Database+".audit SYNC"); err != nil {
+	if err := ch.Conn.Exec(ctx, "DROP TABLE "+ch.Database+"."+auditTable(ch)+" SYNC"); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 3 {
@@ -506,7 +509,7 @@ func TestRetriesFailedInserts(t *testing.T) {
 	if err := r.w.Record(audit.Record{RequestID: "refused", Method: get}); !errors.Is(err, audit.ErrBufferFull) {
 		t.Fatalf("Record while inserts fail and the buffer is full = %v, want ErrBufferFull", err)
 	}
-	for _, m := range schema.Migrations(schema.Options{Database: ch.Database}) {
+	for _, m := range schema.Migrations(ch.SchemaOptions()) {
 		if m.Name == "audit trail" {
 			for _, q := range m.Statements {
 				if err := ch.Conn.Exec(ctx, q); err != nil {
@@ -543,8 +546,11 @@ func TestRetriesFailedInserts(t *testing.T) {
 // how many records it could not write.
 func TestShutdownGivesUp(t *testing.T) {
 	ch := auditDB(t)
+	if ch.Cluster != "" {
+		t.Skip("drops and recreates the table on one server; a cluster's pool spans several")
+	}
 	r := newWriter(t, ch, audit.Options{FlushEvery: time.Hour, ShutdownTimeout: 300 * time.Millisecond}, nil)
-	if err := ch.Conn.Exec(context.Background(), "DROP TABLE "+ch.Database+".audit SYNC"); err != nil {
+	if err := ch.Conn.Exec(context.Background(), "DROP TABLE "+ch.Database+"."+auditTable(ch)+" SYNC"); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 3 {
@@ -566,13 +572,22 @@ func TestShutdownGivesUp(t *testing.T) {
 	}
 }
 
+// auditTable is where the writer inserts: on a cluster, the local table of
+// the server the test talks to.
+func auditTable(ch stacktest.ClickHouse) string {
+	if ch.Cluster != "" {
+		return "audit_local"
+	}
+	return "audit"
+}
+
 // The table keeps deduplication tokens, so the writer's retry of a batch
 // whose insert did succeed stores it once.
 func TestRetriedBatchStoredOnce(t *testing.T) {
 	ch := auditDB(t)
 	for range 2 {
 		ctx := clickhouse.Context(context.Background(), clickhouse.WithSettings(clickhouse.Settings{"insert_deduplication_token": "tok-1"}))
-		b, err := ch.Conn.PrepareBatch(ctx, "INSERT INTO "+ch.Database+".audit (time, request_id, method)")
+		b, err := ch.Conn.PrepareBatch(ctx, "INSERT INTO "+ch.Database+"."+auditTable(ch)+" (time, request_id, method)")
 		if err != nil {
 			t.Fatal(err)
 		}
