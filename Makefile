@@ -39,12 +39,16 @@ vet:
 
 test: setup vet lint
 	$(GO) test -race -count=1 -timeout 30m ./...
+	DOCSEARCH_TEST_CLUSTER=2 $(GO) test -race -count=1 -timeout 30m -skip '$(CLUSTER_SKIP)' $(CLUSTER_PACKAGES)
 
 # The schema, search, indexer and stack tests again on a two-shard local cluster
-# (5-10 min). Not part of `test` yet: the tests that SIGKILL an indexer or a
-# backfill mid-insert sometimes crash an embedded server of the cluster
-# (docs/scaling.md, "Not done").
+# of embedded servers, test bodies unchanged (about 4 min). `test` skips there the
+# two tests that SIGKILL a child mid-insert: on a cluster they have now and then
+# crashed an embedded server (code 236; chDB is not a hardened server), which
+# fails every later test of the package. They run on one server in `test`, and
+# on the cluster in `test-cluster`.
 CLUSTER_PACKAGES := ./schema/... ./strategy/... ./api/... ./index/... ./loadtest/stack/...
+CLUSTER_SKIP     := ^TestKilledMidBatchAndRestarted$$
 test-cluster: setup
 	DOCSEARCH_TEST_CLUSTER=2 $(GO) test -race -count=1 -timeout 30m $(CLUSTER_PACKAGES)
 
