@@ -113,9 +113,6 @@ func New(cfg Config, log *slog.Logger) (*Authenticator, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	if cfg.CertFile == "" && !Loopback(cfg.ListenAddr) {
-		log.Warn("serving without TLS on a non-loopback address: bearer tokens and API keys travel in plaintext unless a proxy terminates TLS", "listen", cfg.ListenAddr)
-	}
 	log.Info("authentication on", "callers", len(callers), "mtls", a.mtls, "jwt_algorithms", a.jwtAlgs, "api_keys", len(a.keys))
 	return a, nil
 }

@@ -436,7 +436,9 @@ func TestConfigValidate(t *testing.T) {
 		want string // "" for valid
 	}{
 		{auth.Config{ListenAddr: "127.0.0.1:7070"}, ""},
-		{auth.Config{ListenAddr: "0.0.0.0:7070", CallersFile: "c.json"}, ""},
+		{auth.Config{ListenAddr: "0.0.0.0:7070", CallersFile: "c.json", CertFile: "s.pem", KeyFile: "k.pem"}, ""},
+		{auth.Config{ListenAddr: "127.0.0.1:7070", CallersFile: "c.json"}, ""},
+		{auth.Config{ListenAddr: "0.0.0.0:7070", CallersFile: "c.json"}, "would cross the network in clear"},
 		{auth.Config{ListenAddr: "127.0.0.1:7070", CertFile: "s.pem"}, "cert file and key file go together"},
 		{auth.Config{ListenAddr: "127.0.0.1:7070", KeyFile: "k.pem"}, "cert file and key file go together"},
 		{auth.Config{ListenAddr: "0.0.0.0:7070", CallersFile: "c.json", ClientCAFile: "ca.pem"}, "a client CA needs a server certificate"},
@@ -484,6 +486,7 @@ func TestNewRejects(t *testing.T) {
 		{"missing callers file", auth.Config{CallersFile: dir + "/nope.json"}, "reading callers file"},
 	}
 	for _, tt := range tests {
+		tt.cfg.ListenAddr = "127.0.0.1:7070"
 		_, err := auth.New(tt.cfg, nil)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: %v, want %q", tt.name, err, tt.want)
@@ -579,7 +582,7 @@ func TestAuthenticateDirect(t *testing.T) {
 
 	dir := t.TempDir()
 	callers := writeFile(t, dir, "callers.json", []byte(`{"callers": [{"name": "k", "scopes": ["search:patient"], "api_key_sha256": ["`+auth.HashAPIKey("key")+`"]}]}`))
-	keysOnly, err := auth.New(auth.Config{ListenAddr: "0.0.0.0:7070", CallersFile: callers}, nil)
+	keysOnly, err := auth.New(auth.Config{ListenAddr: "127.0.0.1:7070", CallersFile: callers}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -74,6 +74,10 @@ func (c Config) Validate() error {
 		} else if !Loopback(c.ListenAddr) {
 			errs = append(errs, fmt.Errorf(msgLocalRefused, c.ListenAddr))
 		}
+	} else if c.CertFile == "" && !Loopback(c.ListenAddr) {
+		// Tokens and API keys would cross the network in clear; a TLS-
+		// terminating sidecar forwards to a loopback address instead.
+		errs = append(errs, fmt.Errorf(msgPlaintext, c.ListenAddr))
 	}
 	return errors.Join(errs...)
 }

@@ -48,6 +48,7 @@ const (
 	msgJWTClaimsNoKeys    = "jwt: issuer or audience set without key files"
 	msgJWTLeeway          = "jwt: leeway %s is outside 0 to 5m"
 	msgNeedCallers        = "a callers file is required with %s: it names the callers those credentials prove"
+	msgPlaintext          = "listen address %q is not loopback and no server certificate is configured: bearer tokens and API keys would cross the network in clear (plaintext is for loopback only, e.g. behind a TLS-terminating sidecar)"
 	msgLocalRefused       = "no credentials are configured (callers file, JWT keys, client CA), and listen address %q is not loopback: refusing to serve without authentication"
 )
 
