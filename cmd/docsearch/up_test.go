@@ -295,3 +295,37 @@ func TestUpIndexesAndSearches(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// Ctrl-C right after a search: gRPC drains, then the audit writer writes
+// what it holds (the flush interval has not passed), so the call is in the
+// trail when the service comes back.
+func TestShutdownKeepsTheLastAuditRecords(t *testing.T) {
+	bin, lib := env.Launcher(t)
+	grpcAddr, chAddr := freeAddr(t), freeAddr(t)
+	args := []string{
+		"--data", t.TempDir(), "--chembed", bin, "--libchdb", lib,
+		"--grpc", grpcAddr, "--metrics", freeAddr(t), "--kafka", freeAddr(t),
+		"--clickhouse", chAddr, "--clickhouse-http", freeAddr(t),
+	}
+	r := startUp(t, args)
+	waitServing(t, grpcAddr, r)
+	for _, p := range []string{"424242", "434343"} {
+		if err := runSearch(context.Background(), nil, []string{"--addr", grpcAddr, "--patient", p, "--output", "json"}, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.stop(t)
+
+	r = startUp(t, args)
+	defer r.stop(t)
+	waitServing(t, grpcAddr, r)
+	var out bytes.Buffer
+	if err := runAudit(context.Background(), nil, []string{"--clickhouse", chAddr, "--output", "json"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{`"patient_id":424242`, `"patient_id":434343`} {
+		if !strings.Contains(out.String(), p) {
+			t.Fatalf("audit after a restart lacks %s:\n%s", p, out.String())
+		}
+	}
+}
