@@ -65,25 +65,13 @@ func (c guardConfig) build(log *slog.Logger, grpcAddr, database string, conn aud
 	}
 	g.Auth = authn
 
-	var def limit.Limits
-	if def.Rate, err = strconv.ParseFloat(c.rate, 64); err != nil {
-		return g, fmt.Errorf("--rate: %w", err)
+	// Local mode has one caller and nobody to protect from it: a rate limit
+	// there would only cap the load tests run against `make run`.
+	if !authn.Local() {
+		if g.Limit, err = c.limiter(authn, reg); err != nil {
+			return g, err
+		}
 	}
-	if def.Burst, err = strconv.Atoi(c.burst); err != nil {
-		return g, fmt.Errorf("--burst: %w", err)
-	}
-	if def.MaxConcurrent, err = strconv.Atoi(c.maxConcurrent); err != nil {
-		return g, fmt.Errorf("--max-concurrent: %w", err)
-	}
-	per := map[string]limit.Limits{}
-	for _, cl := range authn.Callers() {
-		per[cl.Name] = limit.Limits(cl.Limits)
-	}
-	lim, err := limit.New(limit.Config{Default: def, Callers: per, QueueWait: 50 * time.Millisecond}, reg)
-	if err != nil {
-		return g, err
-	}
-	g.Limit = lim
 
 	switch c.auditMode {
 	case "off":
@@ -104,4 +92,29 @@ func (c guardConfig) build(log *slog.Logger, grpcAddr, database string, conn aud
 	}
 	g.Audit, g.audit = w, w
 	return g, nil
+}
+
+// limiter builds the per-caller limits: the flags' defaults, overridden by
+// the callers file.
+func (c guardConfig) limiter(authn *auth.Authenticator, reg prometheus.Registerer) (*limit.Limiter, error) {
+	var err error
+	var def limit.Limits
+	if def.Rate, err = strconv.ParseFloat(c.rate, 64); err != nil {
+		return nil, fmt.Errorf("--rate: %w", err)
+	}
+	if def.Burst, err = strconv.Atoi(c.burst); err != nil {
+		return nil, fmt.Errorf("--burst: %w", err)
+	}
+	if def.MaxConcurrent, err = strconv.Atoi(c.maxConcurrent); err != nil {
+		return nil, fmt.Errorf("--max-concurrent: %w", err)
+	}
+	per := map[string]limit.Limits{}
+	for _, cl := range authn.Callers() {
+		per[cl.Name] = limit.Limits(cl.Limits)
+	}
+	lim, err := limit.New(limit.Config{Default: def, Callers: per, QueueWait: 50 * time.Millisecond}, reg)
+	if err != nil {
+		return nil, err
+	}
+	return lim, nil
 }
