@@ -11,7 +11,6 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/docsearch/docsearch/cdc"
 	"github.com/docsearch/docsearch/index"
+	"github.com/docsearch/docsearch/loadtest/stack/stacktest"
 	"github.com/docsearch/docsearch/schema/registry"
 )
 
@@ -78,24 +78,6 @@ func runChild() int {
 	return 0
 }
 
-// syncBuffer is a child's log, written by exec and read by the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // Killed with SIGKILL in the middle of batches, twice, and restarted: the
 // index still ends exactly at the model's state, nothing lost, nothing doubled.
 func TestKilledMidBatchAndRestarted(t *testing.T) {
@@ -109,9 +91,9 @@ func TestKilledMidBatchAndRestarted(t *testing.T) {
 	cfg.BatchSize = 200
 	cfg.SessionTimeout = 6 * time.Second // kfake's minimum
 	b, _ := json.Marshal(cfg)
-	startChild := func() (*exec.Cmd, *syncBuffer) {
+	startChild := func() (*exec.Cmd, *stacktest.Output) {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		out := &syncBuffer{}
+		out := &stacktest.Output{}
 		cmd.Stdout, cmd.Stderr = out, out
 		cmd.Env = append(os.Environ(), childEnv+"="+string(b), childEnv+"_CH="+h.ch.Addr)
 		if err := cmd.Start(); err != nil {

@@ -1,7 +1,6 @@
 package audit_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -371,29 +370,11 @@ func TestPopulationMetricBounded(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log destination safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // Fail-open: a record that finds the buffer full is counted and logged (who,
 // what, never the filter's literals), and the call goes on.
 func TestBufferFullFailOpen(t *testing.T) {
 	ch := auditDB(t)
-	var logs syncBuffer
+	var logs stacktest.Output
 	r := newWriter(t, ch, audit.Options{Buffer: 2, FlushEvery: time.Hour}, slog.New(slog.NewTextHandler(&logs, nil)))
 	for i := range 3 {
 		err := r.w.Record(audit.Record{RequestID: fmt.Sprintf("req-%d", i), Caller: "dr.house", Method: search,
@@ -446,7 +427,7 @@ func TestBufferFullFailOpen(t *testing.T) {
 // Fail-closed: a full buffer refuses the record, so the server refuses the call.
 func TestBufferFullFailClosed(t *testing.T) {
 	ch := auditDB(t)
-	var logs syncBuffer
+	var logs stacktest.Output
 	r := newWriter(t, ch, audit.Options{Buffer: 2, FlushEvery: time.Hour, FailClosed: true}, slog.New(slog.NewTextHandler(&logs, nil)))
 	for i := range 2 {
 		if err := r.w.Record(audit.Record{RequestID: fmt.Sprint(i), Method: get, Code: "OK"}); err != nil {

@@ -1,14 +1,12 @@
 package backfill_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +16,7 @@ import (
 	"github.com/docsearch/docsearch/index"
 	"github.com/docsearch/docsearch/index/backfill"
 	"github.com/docsearch/docsearch/index/reconcile"
+	"github.com/docsearch/docsearch/loadtest/stack/stacktest"
 	"github.com/docsearch/docsearch/schema/registry"
 )
 
@@ -60,23 +59,6 @@ func runChild() int {
 	return 0
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // A backfill killed with SIGKILL in the middle of a batch and started again
 // continues where its record says and ends with the index equal to
 // PostgreSQL, every document once.
@@ -85,7 +67,7 @@ func TestKilledMidBatchAndRestarted(t *testing.T) {
 	s := setup(t, docs)
 	cfg, _ := json.Marshal(childConfig{DSN: s.dsn, ClickHouse: s.ch.Addr, Database: s.ch.Database, RunID: "k1", BatchSize: 200})
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	out := &lockedBuffer{}
+	out := &stacktest.Output{}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.Env = append(os.Environ(), childEnv+"="+string(cfg))
 	if err := cmd.Start(); err != nil {
