@@ -3,7 +3,6 @@ package check_test
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,26 +13,7 @@ import (
 	"github.com/docsearch/docsearch/query/posrange"
 )
 
-// registry is a fixed attribute registry for tests.
-type registry map[string]check.Type
-
-var _ check.Registry = registry(nil)
-
-func (r registry) Lookup(name string) (check.Type, bool) {
-	t, ok := r[name]
-	return t, ok
-}
-
-func (r registry) Names() []string {
-	names := make([]string, 0, len(r))
-	for n := range r {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
-}
-
-var testRegistry = registry{
+var testRegistry = check.Fixed{
 	"allergy":     {Kind: check.String},
 	"icd10":       {Kind: check.String},
 	"bp_systolic": {Kind: check.Number},

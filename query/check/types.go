@@ -1,5 +1,7 @@
 package check
 
+import "slices"
+
 // Kind is the type of a field's values, or of an array's elements.
 type Kind uint8
 
@@ -54,6 +56,27 @@ type Registry interface {
 	// Names returns the known attribute names; it is called only to suggest
 	// a name for an unknown field.
 	Names() []string
+}
+
+// Fixed is a registry whose types never change: for tools and tests.
+type Fixed map[string]Type
+
+var _ Registry = Fixed(nil)
+
+// Lookup implements Registry.
+func (f Fixed) Lookup(name string) (Type, bool) {
+	t, ok := f[name]
+	return t, ok
+}
+
+// Names implements Registry, sorted.
+func (f Fixed) Names() []string {
+	names := make([]string, 0, len(f))
+	for n := range f {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
 }
 
 // commonFields are present on every document, each in its own column, with

@@ -527,7 +527,7 @@ func TestDynamicTypes(t *testing.T) {
 func TestSharedDataPaths(t *testing.T) {
 	const n = 1100
 	var b1, b2 strings.Builder
-	reg := registry{}
+	reg := check.Fixed{}
 	for i := range n {
 		if i > 0 {
 			b1.WriteString(", ")

@@ -12,31 +12,12 @@ import (
 	"github.com/docsearch/docsearch/query/parser"
 )
 
-// registry is a fixed attribute registry for tests.
-type registry map[string]check.Type
-
-var _ check.Registry = registry(nil)
-
-func (r registry) Lookup(name string) (check.Type, bool) {
-	t, ok := r[name]
-	return t, ok
-}
-
-func (r registry) Names() []string {
-	names := make([]string, 0, len(r))
-	for n := range r {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
-}
-
 // testRegistry is the registry of every test: golden files, the database
 // test and the fuzz test. It says what the real registry would learn from
 // the database test's documents: an attribute any document holds an array
 // for is an array (allergy, icd10, value, smoker); bp, note, visit_date and
 // sampled_at stay scalars, so both shapes of predicate are tested.
-var testRegistry = registry{
+var testRegistry = check.Fixed{
 	"allergy":    {Kind: check.String, Array: true},
 	"icd10":      {Kind: check.String, Array: true},
 	"note":       {Kind: check.String},
