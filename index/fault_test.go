@@ -2,11 +2,15 @@ package index_test
 
 import (
 	"context"
+	"encoding/json"
 	"net"
 	"strconv"
 	"testing"
 	"time"
 
+	"github.com/segmentio/kafka-go"
+
+	"github.com/docsearch/docsearch/index"
 	"github.com/docsearch/docsearch/loadtest/stack"
 )
 
@@ -43,7 +47,28 @@ func TestBrokerRestartedUnderIndexer(t *testing.T) {
 		}
 		h.produce(t, m.history[i*third+third:upTo])
 	}
-	h.waitFor(t, m.want(), 120*time.Second)
+	want := m.want()
+	h.waitFor(t, want, 120*time.Second)
+
+	// Every live document was notified, the batches whose notifications
+	// failed during a restart included.
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: h.brokers, Topic: h.changes, GroupID: "check", StartOffset: kafka.FirstOffset, MaxWait: 100 * time.Millisecond})
+	defer r.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for len(want) > 0 {
+		msg, err := r.ReadMessage(ctx)
+		if err != nil {
+			t.Fatalf("%d live documents never notified: %v", len(want), err)
+		}
+		var n index.Notification
+		if err := json.Unmarshal(msg.Value, &n); err != nil {
+			t.Fatal(err)
+		}
+		if n.Op == "upsert" {
+			delete(want, n.ID)
+		}
+	}
 }
 
 // waitRows waits until the main table holds at least n rows.

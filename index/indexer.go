@@ -201,12 +201,14 @@ func (ix *Indexer) fetch(ctx context.Context) ([]kafka.Message, error) {
 }
 
 func (ix *Indexer) processWithRetry(ctx context.Context, msgs []kafka.Message) error {
-	// A batch in hand is finished even during shutdown, within a bound.
-	work, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
-	defer cancel()
+	b := ix.decode(msgs)
 	backoff := ix.cfg.RetryBackoff
 	for {
-		err := ix.process(work, msgs)
+		// A batch in hand is finished even during shutdown; each attempt is
+		// bounded on its own, so a long outage does not doom later ones.
+		work, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+		err := ix.process(work, msgs, b)
+		cancel()
 		if err == nil {
 			return nil
 		}
@@ -221,66 +223,91 @@ func (ix *Indexer) processWithRetry(ctx context.Context, msgs []kafka.Message) e
 	}
 }
 
-// process writes one batch: documents, dead letters, notifications, keys, and
-// only then commits the offsets. A crash anywhere replays the batch; everything
-// before the keys is repeated (at least once), nothing is lost.
-func (ix *Indexer) process(ctx context.Context, msgs []kafka.Message) error {
-	start := time.Now()
-	var changes []change
-	var dead []rejected
+// batch is one fetched batch on its way through process: planned once, and
+// retried from the step that failed, so a retry after the keys were written
+// still publishes the plan's notifications.
+type batch struct {
+	start   time.Time
+	changes []change
+	dead    []rejected
+	plan    *plan
+	done    int // steps completed
+	steps   *stepTimer
+}
+
+// decode reads a batch's messages; an undecodable one is dead-lettered.
+func (ix *Indexer) decode(msgs []kafka.Message) *batch {
+	b := &batch{start: time.Now(), steps: newStepTimer()}
 	for i, m := range msgs {
 		c, err := cdc.Decode(m.Key, m.Value)
 		switch {
 		case errors.Is(err, cdc.ErrTruncate):
 			ix.log.Error("TRUNCATE of the documents table received: not applied; rebuild the index from PostgreSQL (docsearch backfill)",
 				"topic", m.Topic, "partition", m.Partition, "offset", m.Offset)
-			dead = append(dead, rejected{Index: i, Reason: err.Error()})
+			b.dead = append(b.dead, rejected{Index: i, Reason: err.Error()})
 			continue
 		case err != nil:
-			dead = append(dead, rejected{Index: i, Reason: err.Error()})
+			b.dead = append(b.dead, rejected{Index: i, Reason: err.Error()})
 			continue
 		}
 		ix.metrics.events.WithLabelValues(c.Kind.String()).Inc()
 		if c.Kind == cdc.Tombstone {
 			continue
 		}
-		changes = append(changes, change{Change: c, Index: i})
+		b.changes = append(b.changes, change{Change: c, Index: i})
+	}
+	return b
+}
+
+// process runs a batch's remaining steps: plan, documents, keys (before the
+// notifications, so a subscriber's GetDocument finds what it is told about),
+// dead letters, notifications, and only then the offsets. A crash anywhere
+// replays the batch: rows come out the same, and a replayed change equal to
+// the stored version is notified again (at least once).
+func (ix *Indexer) process(ctx context.Context, msgs []kafka.Message, b *batch) error {
+	steps := []func() error{
+		func() error {
+			p, err := ix.writer.plan(ctx, b.changes, b.steps)
+			if err != nil {
+				return err
+			}
+			b.plan = &p
+			b.dead = append(b.dead, p.rejected...)
+			return nil
+		},
+		func() error { return ix.writer.writeDocs(ctx, *b.plan, b.steps) },
+		func() error {
+			err := ix.writer.store.writeKeys(ctx, *b.plan)
+			b.steps.mark("keys-write")
+			return err
+		},
+		func() error { return ix.deadLetter(ctx, msgs, b.dead) },
+		func() error {
+			err := ix.notify(ctx, b.plan.notes)
+			b.steps.mark("kafka")
+			return err
+		},
+		func() error {
+			if err := ix.reader.CommitMessages(ctx, msgs...); err != nil {
+				return fmt.Errorf("committing offsets: %w", err)
+			}
+			b.steps.mark("commit")
+			return nil
+		},
+	}
+	for ; b.done < len(steps); b.done++ {
+		if err := steps[b.done](); err != nil {
+			return err
+		}
 	}
 
-	steps := newStepTimer()
-	p, err := ix.writer.plan(ctx, changes, steps)
-	if err != nil {
-		return err
-	}
-	dead = append(dead, p.rejected...)
-	if err := ix.writer.writeDocs(ctx, p, steps); err != nil {
-		return err
-	}
-	// Keys before notifications: a subscriber may call GetDocument, which
-	// finds a document by its key. A crash before the commit replays the
-	// batch at the same versions, which rewrites the same rows and notifies again.
-	if err := ix.writer.store.writeKeys(ctx, p); err != nil {
-		return err
-	}
-	steps.mark("keys-write")
-	if err := ix.deadLetter(ctx, msgs, dead); err != nil {
-		return err
-	}
-	if err := ix.notify(ctx, p.notes); err != nil {
-		return err
-	}
-	steps.mark("kafka")
-	if err := ix.reader.CommitMessages(ctx, msgs...); err != nil {
-		return fmt.Errorf("committing offsets: %w", err)
-	}
-	steps.mark("commit")
-
+	p := b.plan
 	now := time.Now()
 	ix.metrics.rows.Add(float64(len(p.docs)))
 	ix.metrics.stale.Add(float64(p.stale))
-	ix.metrics.batchSeconds.Observe(now.Sub(start).Seconds())
+	ix.metrics.batchSeconds.Observe(now.Sub(b.start).Seconds())
 	newest := map[int]time.Time{}
-	for _, c := range changes {
+	for _, c := range b.changes {
 		if c.CommitTime.IsZero() {
 			continue
 		}
@@ -292,7 +319,7 @@ func (ix *Indexer) process(ctx context.Context, msgs []kafka.Message) error {
 	for part, t := range newest {
 		ix.metrics.fresh.WithLabelValues(strconv.Itoa(part)).Set(float64(t.UnixMilli()) / 1000)
 	}
-	ix.log.Debug("batch indexed", "events", len(msgs), "plan", p.String(), "took", now.Sub(start), "steps", steps.String())
+	ix.log.Debug("batch indexed", "events", len(msgs), "plan", p.String(), "took", now.Sub(b.start), "steps", b.steps.String())
 	return nil
 }
 

@@ -127,6 +127,15 @@ func makePlan(changes []change, states map[string]keyState, stored map[string]co
 	for _, c := range changes {
 		st := cur[c.ID]
 		if st.Known && schema.LSN(st.Version) >= c.Version {
+			if schema.LSN(st.Version) == c.Version && !touched[c.ID] {
+				// The stored state is this change's: a replay after a crash
+				// between the keys and the notifications. Notify again.
+				op := "upsert"
+				if st.Deleted {
+					op = "delete"
+				}
+				p.notes = append(p.notes, note(c, st.docKey, op))
+			}
 			p.stale++
 			continue
 		}

@@ -2,8 +2,10 @@ package index
 
 import (
 	"testing"
+	"time"
 
 	"github.com/docsearch/docsearch/cdc"
+	"github.com/docsearch/docsearch/schema"
 )
 
 func TestFilterJSONStorable(t *testing.T) {
@@ -19,5 +21,30 @@ func TestFilterJSONStorable(t *testing.T) {
 	want := `{"arr":[1,2.5],"big":12345678901234567890,"huge":1e+20,"ok":5.40,"s":"2024-03-01"}`
 	if got != want {
 		t.Fatalf("filterJSON =\n%s\nwant\n%s", got, want)
+	}
+}
+
+// A replay of the change the index holds (a crash after the keys were
+// written, before the notifications) writes nothing and notifies again; an
+// older replay does neither.
+func TestReplayOfStoredChangeNotifiesAgain(t *testing.T) {
+	at := time.Date(2024, 3, 1, 10, 0, 0, 0, time.UTC)
+	row := cdc.Row{ID: "00000000-0000-4000-8000-000000000001", PatientID: 7, DocType: "referral", CreatedAt: at, UpdatedAt: at}
+	key := keyOf(row)
+	states := map[string]keyState{row.ID: {docKey: key, Version: schema.VersionLive(20), Known: true}}
+	p := makePlan([]change{
+		{Change: cdc.Change{Kind: cdc.Update, ID: row.ID, Version: 10, Row: row}},
+		{Change: cdc.Change{Kind: cdc.Update, ID: row.ID, Version: 20, Row: row}},
+	}, states, nil)
+	if len(p.docs) != 0 || len(p.keys) != 0 || p.stale != 2 {
+		t.Fatalf("replays wrote %d rows, %d keys, %d stale", len(p.docs), len(p.keys), p.stale)
+	}
+	if len(p.notes) != 1 || p.notes[0].Version != 20 || p.notes[0].Op != "upsert" || p.notes[0].PatientID != 7 {
+		t.Fatalf("notes = %+v, want one upsert at version 20", p.notes)
+	}
+	states[row.ID] = keyState{docKey: key, Version: schema.VersionLive(20), Deleted: true, Known: true}
+	p = makePlan([]change{{Change: cdc.Change{Kind: cdc.Delete, ID: row.ID, Version: 20, Row: cdc.Row{ID: row.ID}}}}, states, nil)
+	if len(p.notes) != 1 || p.notes[0].Op != "delete" {
+		t.Fatalf("replayed delete: notes = %+v", p.notes)
 	}
 }

@@ -165,9 +165,9 @@ func (s store) writeDocs(ctx context.Context, p plan) error {
 	return nil
 }
 
-// writeKeys records where each document now is. It is the batch's last
-// write: until it lands, a replay of the batch is not stale and redoes
-// everything after the documents (dead letters, notifications).
+// writeKeys records where each document now is. Once it lands, a replay of
+// the batch is stale: it writes nothing, and notifies again only the changes
+// whose version the keys hold.
 func (s store) writeKeys(ctx context.Context, p plan) error {
 	ctx = insertSettings(ctx)
 	if len(p.keys) > 0 {
