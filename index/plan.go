@@ -152,11 +152,25 @@ func makePlan(changes []change, states map[string]keyState, stored map[string]co
 			cur[c.ID] = keyState{docKey: key, Version: schema.VersionLive(c.Version), Deleted: true, Known: true}
 			delete(contents, c.ID)
 		case cdc.Create, cdc.Update, cdc.Read:
+			if other := c.Row.Unavailable &^ (cdc.ColAttributes | cdc.ColLinks); other != 0 {
+				// Only the jsonb columns are TOASTed in practice; a placeholder
+				// in a key column would move the document to an empty key.
+				p.rejected = append(p.rejected, rejected{Index: c.Index, Reason: fmt.Sprintf(
+					"%s of document %s carries the unchanged-TOAST placeholder in %s, which the index cannot carry forward", c.Kind, c.ID, other)})
+				continue
+			}
 			body, ok := resolve(c.Row, contents[c.ID], hasContent(contents, c.ID))
 			if !ok {
 				p.rejected = append(p.rejected, rejected{Index: c.Index, Reason: fmt.Sprintf(
 					"%s of document %s carries no value for %s (unchanged TOAST value) and the index holds no earlier version to carry forward",
 					c.Kind, c.ID, c.Row.Unavailable)})
+				continue
+			}
+			// Rejected before anything is written for it: a deletion at the
+			// old key must not land for a change that does not.
+			filter, err := filterJSON(c.Row.Attributes, body.AttributesRaw, c.Row.Unavailable.Has(cdc.ColAttributes))
+			if err != nil {
+				p.rejected = append(p.rejected, rejected{Index: c.Index, Reason: err.Error()})
 				continue
 			}
 			key := keyOf(c.Row)
@@ -165,11 +179,6 @@ func makePlan(changes []change, states map[string]keyState, stored map[string]co
 				if st.PatientID != key.PatientID || !st.CreatedAt.Equal(key.CreatedAt) {
 					p.notes = append(p.notes, note(c, st.docKey, "delete"))
 				}
-			}
-			filter, err := filterJSON(c.Row.Attributes, body.AttributesRaw, c.Row.Unavailable.Has(cdc.ColAttributes))
-			if err != nil {
-				p.rejected = append(p.rejected, rejected{Index: c.Index, Reason: err.Error()})
-				continue
 			}
 			p.docs = append(p.docs, docRow{
 				ID: c.ID, Key: key, Status: c.Row.Status, UpdatedAt: c.Row.UpdatedAt,

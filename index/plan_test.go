@@ -48,3 +48,17 @@ func TestReplayOfStoredChangeNotifiesAgain(t *testing.T) {
 		t.Fatalf("replayed delete: notes = %+v", p.notes)
 	}
 }
+
+// The TOAST placeholder outside the jsonb columns is rejected, never taken
+// for an empty value: in a key column it would move the document.
+func TestPlaceholderInKeyColumnRejected(t *testing.T) {
+	at := time.Date(2024, 3, 1, 10, 0, 0, 0, time.UTC)
+	row := cdc.Row{ID: "00000000-0000-4000-8000-000000000002", PatientID: 7, DocType: "referral", CreatedAt: at, UpdatedAt: at}
+	states := map[string]keyState{row.ID: {docKey: keyOf(row), Version: schema.VersionLive(5), Known: true}}
+	toasted := row
+	toasted.PatientID, toasted.Unavailable = 0, cdc.ColPatientID
+	p := makePlan([]change{{Change: cdc.Change{Kind: cdc.Update, ID: row.ID, Version: 9, Row: toasted}, Index: 3}}, states, nil)
+	if len(p.docs) != 0 || len(p.keys) != 0 || len(p.notes) != 0 || len(p.rejected) != 1 || p.rejected[0].Index != 3 {
+		t.Fatalf("plan = %+v", p)
+	}
+}
