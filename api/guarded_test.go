@@ -46,10 +46,7 @@ func guarded(tb testing.TB, f *fixture, def limit.Limits, audit api.Auditor, cal
 	if err != nil {
 		tb.Fatal(err)
 	}
-	g := api.Guards{Auth: authn, Limit: limiter}
-	if audit != nil {
-		g.Audit = audit
-	}
+	g := api.Guards{Auth: authn, Limit: limiter, Audit: audit}
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)

@@ -97,6 +97,7 @@ func TestGuards(t *testing.T) {
 		{"", "Unauthenticated", "Search", true, false},
 		{"", "Unauthenticated", "Search", true, false},
 		{"chart", "PermissionDenied", "Search", false, true},
+		{"chart", "PermissionDenied", "DeclareAttribute", false, false},
 		{"chart", "OK", "Search", true, false},
 		{"chart", "OK", "GetDocument", true, false},
 		{"analytics", "OK", "Explain", false, true},
@@ -125,7 +126,7 @@ func TestGuards(t *testing.T) {
 			t.Errorf("record %d: patient %d, want %d", i, *r.PatientID, patient)
 		}
 	}
-	if ok := got[len(got)-4]; ok.Filter != "status != 'x'" || ok.Strategy != "patient" || ok.Rows != len(page.Documents) {
+	if ok := got[len(got)-5]; ok.Filter != "status != 'x'" || ok.Strategy != "patient" || ok.Rows != len(page.Documents) {
 		t.Errorf("patient search record: %+v", ok)
 	}
 }

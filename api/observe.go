@@ -87,18 +87,21 @@ func info(ctx context.Context) *requestInfo {
 	return &requestInfo{}
 }
 
-// audited are the methods that read patients' documents.
+// audited are the methods that read patients' documents, and the one that
+// changes how they are searched.
 var audited = map[string]bool{
-	pb.SearchService_Search_FullMethodName:      true,
-	pb.SearchService_Explain_FullMethodName:     true,
-	pb.SearchService_GetDocument_FullMethodName: true,
+	pb.SearchService_Search_FullMethodName:           true,
+	pb.SearchService_Explain_FullMethodName:          true,
+	pb.SearchService_GetDocument_FullMethodName:      true,
+	pb.SearchService_DeclareAttribute_FullMethodName: true,
 }
 
 // errAuditFull refuses a call the audit trail cannot record (fail-closed).
 var errAuditFull = status.Error(codes.Unavailable, "the audit trail cannot record this call right now, so it is refused; retry later")
 
-// Interceptor authenticates, authorizes, limits, times, counts, logs and
-// audits every call, with a request id. The log line carries ids and codes,
+// Interceptor authenticates, authorizes, limits, times, counts and logs
+// every call with a request id, and audits the calls that read documents or
+// declare attributes. The log line carries ids and codes,
 // never filters' values or results; the audit record keeps the filter.
 func Interceptor(log *slog.Logger, m *Metrics, g Guards) grpc.UnaryServerInterceptor {
 	if log == nil {
@@ -148,8 +151,9 @@ func Interceptor(log *slog.Logger, m *Metrics, g Guards) grpc.UnaryServerInterce
 			case *pb.ExplainRequest:
 				rec.PatientID, rec.Filter, rec.Population = r.PatientId, r.Filter, r.PatientId == nil
 			}
-			if aerr := g.Audit.Record(rec); aerr != nil {
-				// Fail-closed: no result leaves without its record.
+			if aerr := g.Audit.Record(rec); aerr != nil && err == nil {
+				// Fail-closed: no result leaves without its record. A refusal
+				// stays what it was: retrying would not help the caller.
 				resp, err, code = nil, errAuditFull, codes.Unavailable
 			}
 		}

@@ -17,10 +17,10 @@ func (s *Searcher) Get(ctx context.Context, id string) (Document, error) {
 		CreatedAt time.Time `ch:"created_at"`
 		Deleted   uint8     `ch:"is_deleted"`
 	}
-	kctx := clickhouse.Context(ctx, clickhouse.WithParameters(map[string]string{"s_id": id}),
-		clickhouse.WithSettings(clickhouse.Settings{"optimize_skip_unused_shards": 1}))
-	if err := s.selectQ(kctx, "key", &keys, "SELECT patient_id, created_at, is_deleted FROM "+s.opts.Database+
-		".document_keys FINAL WHERE id = {s_id:UUID}"); err != nil {
+	if err := s.bounded(ctx, query{kind: "key", params: map[string]string{"s_id": id},
+		settings: clickhouse.Settings{"optimize_skip_unused_shards": 1},
+		sql:      "SELECT patient_id, created_at, is_deleted FROM " + s.opts.Database + ".document_keys FINAL WHERE id = {s_id:UUID}",
+	}, &keys); err != nil {
 		return Document{}, fmt.Errorf("reading document key: %w", err)
 	}
 	if len(keys) == 0 || keys[0].Deleted == 1 {

@@ -21,9 +21,8 @@ func (s *Searcher) periods(ctx context.Context, patient int64, after *cursor) ([
 	var ps []period
 	q := "SELECT period, sum(rows) AS period_rows FROM " + s.opts.Database +
 		".patient_periods WHERE patient_id = {s_patient:Int64} GROUP BY period HAVING period_rows > 0 ORDER BY period DESC"
-	qctx := clickhouse.Context(ctx, clickhouse.WithParameters(map[string]string{"s_patient": strconv.FormatInt(patient, 10)}),
-		clickhouse.WithSettings(clickhouse.Settings{"optimize_skip_unused_shards": 1}))
-	if err := s.selectQ(qctx, "periods", &ps, q); err != nil {
+	if err := s.bounded(ctx, query{kind: "periods", sql: q, params: map[string]string{"s_patient": strconv.FormatInt(patient, 10)},
+		settings: clickhouse.Settings{"optimize_skip_unused_shards": 1}}, &ps); err != nil {
 		return nil, fmt.Errorf("reading patient periods: %w", err)
 	}
 	if after != nil { // periods newer than the cursor were read by earlier pages

@@ -237,6 +237,17 @@ type query struct {
 // run executes q under ctx's deadline, turning limit errors into
 // ErrResourceExhausted.
 func (s *Searcher) run(ctx context.Context, q query) ([]row, error) {
+	var rows []row
+	if err := s.bounded(ctx, q, &rows); err != nil {
+		return nil, err
+	}
+	return rows, nil
+}
+
+// bounded runs any query of a search into dest under the caller's deadline
+// (the default one when it has none, capped at MaxTimeout), with the limits
+// every query gets, and classifies its error.
+func (s *Searcher) bounded(ctx context.Context, q query, dest any) error {
 	if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > s.opts.MaxTimeout {
 		timeout := s.opts.DefaultTimeout
 		if ok {
@@ -260,11 +271,10 @@ func (s *Searcher) run(ctx context.Context, q query) ([]row, error) {
 		settings[k] = v
 	}
 	qctx := clickhouse.Context(ctx, clickhouse.WithParameters(q.params), clickhouse.WithSettings(settings))
-	var rows []row
-	if err := s.selectQ(qctx, q.kind, &rows, q.sql); err != nil {
-		return nil, classify(ctx, err)
+	if err := s.selectQ(qctx, q.kind, dest, q.sql); err != nil {
+		return classify(ctx, err)
 	}
-	return rows, nil
+	return nil
 }
 
 // classify maps ClickHouse's limit exceptions to ErrResourceExhausted naming

@@ -45,8 +45,8 @@ type Record struct {
 	AuthMethod string
 	// Method is the gRPC method, such as "/docsearch.v1.SearchService/Search".
 	Method string
-	// PatientID is the patient searched; nil for a population search and for
-	// GetDocument.
+	// PatientID is the patient searched, or the document's patient for
+	// GetDocument; nil for a population search.
 	PatientID *int64
 	// Population marks a Search or Explain without a patient.
 	Population bool

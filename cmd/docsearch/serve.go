@@ -301,6 +301,9 @@ func serve(ctx context.Context, log *slog.Logger, cfg serveConfig, ready func())
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down")
+		// Balancers stop sending while the indexer finishes its batch.
+		serving.Store(false)
+		healthSrv.Shutdown()
 		if cfg.indexer == "on" {
 			return <-indexerDone // the batch in hand is committed first
 		}
