@@ -102,7 +102,7 @@ func runAudit(ctx context.Context, _ *slog.Logger, args []string, out io.Writer)
 	fs.str(&patient, "patient", "", "only calls about this patient id")
 	fs.str(&caller, "caller", "", "only calls by this caller")
 	fs.str(&limit, "limit", "100", fmt.Sprintf("at most this many records, newest first (1 to %d)", audit.MaxLimit))
-	if err := fs.Parse(args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	since, until, err := f.check(fs, time.Now())
@@ -192,7 +192,7 @@ func runReport(ctx context.Context, _ *slog.Logger, args []string, out io.Writer
 	fs := newFlags("report population")
 	var f auditFlags
 	f.register(fs, "24h")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := fs.parse(args[1:]); err != nil {
 		return err
 	}
 	since, until, err := f.check(fs, time.Now())

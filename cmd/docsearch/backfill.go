@@ -116,8 +116,8 @@ func runBackfill(ctx context.Context, log *slog.Logger, args []string, out io.Wr
 	fs.str(&batch, "batch", "10000", "rows read and applied at a time")
 	fs.str(&snapshotRows, "snapshot-rows", "0", "start a new snapshot after this many rows (0: one snapshot), so vacuum is not held back for hours")
 	fs.str(&settle, "settle", "5s", "wait before the pass that repairs rows raced by the live indexer (negative: skip)")
-	fs.BoolVar(&restart, "restart", false, "start the run over, even if it is done")
-	if err := fs.Parse(args); err != nil {
+	fs.boolean(&restart, "restart", false, "start the run over, even if it is done")
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	opts := backfill.Options{Database: src.clickhouse.database, RunID: run, Restart: restart}

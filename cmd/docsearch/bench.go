@@ -53,7 +53,7 @@ func (c *benchConfig) parse(args []string) error {
 	fs.str(&probe, "freshness-probe", "0", "share of the changes timed (0: about ten a second)")
 	fs.str(&c.kafka, "kafka", "127.0.0.1:9092", "Kafka bootstrap address the changes are produced to")
 	fs.str(&c.topic, "source-topic", gen.DefaultTopic, "Debezium topic of the documents table")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	docs, err := strconv.ParseInt(documents, 10, 64)

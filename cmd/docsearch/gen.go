@@ -30,7 +30,7 @@ func runGen(ctx context.Context, log *slog.Logger, args []string, _ io.Writer) e
 	fs.str(&schemas, "schemas", "false", "wrap events in {schema, payload} as the JSON converter with schemas does")
 	fs.str(&updates, "updates", "0.10", "fraction of documents changed after creation")
 	fs.str(&deletes, "deletes", "0.01", "fraction of documents deleted")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	if kafkaAddr == "" && file == "" && pgDSN == "" {

@@ -65,10 +65,14 @@ func (c guardConfig) build(log *slog.Logger, grpcAddr, database string, conn aud
 	}
 	g.Auth = authn
 
+	def, err := c.defaultLimits()
+	if err != nil {
+		return g, err
+	}
 	// Local mode has one caller and nobody to protect from it: a rate limit
 	// there would only cap the load tests run against `make run`.
 	if !authn.Local() {
-		if g.Limit, err = c.limiter(authn, reg); err != nil {
+		if g.Limit, err = c.limiter(authn, def, reg); err != nil {
 			return g, err
 		}
 	}
@@ -94,27 +98,27 @@ func (c guardConfig) build(log *slog.Logger, grpcAddr, database string, conn aud
 	return g, nil
 }
 
-// limiter builds the per-caller limits: the flags' defaults, overridden by
-// the callers file.
-func (c guardConfig) limiter(authn *auth.Authenticator, reg prometheus.Registerer) (*limit.Limiter, error) {
-	var err error
+// defaultLimits are the flags' limits for every caller.
+func (c guardConfig) defaultLimits() (limit.Limits, error) {
 	var def limit.Limits
+	var err error
 	if def.Rate, err = strconv.ParseFloat(c.rate, 64); err != nil {
-		return nil, fmt.Errorf("--rate: %w", err)
+		return def, fmt.Errorf("--rate: %w", err)
 	}
 	if def.Burst, err = strconv.Atoi(c.burst); err != nil {
-		return nil, fmt.Errorf("--burst: %w", err)
+		return def, fmt.Errorf("--burst: %w", err)
 	}
 	if def.MaxConcurrent, err = strconv.Atoi(c.maxConcurrent); err != nil {
-		return nil, fmt.Errorf("--max-concurrent: %w", err)
+		return def, fmt.Errorf("--max-concurrent: %w", err)
 	}
+	return def, nil
+}
+
+// limiter builds the per-caller limits: def, overridden by the callers file.
+func (c guardConfig) limiter(authn *auth.Authenticator, def limit.Limits, reg prometheus.Registerer) (*limit.Limiter, error) {
 	per := map[string]limit.Limits{}
 	for _, cl := range authn.Callers() {
 		per[cl.Name] = limit.Limits(cl.Limits)
 	}
-	lim, err := limit.New(limit.Config{Default: def, Callers: per, QueueWait: 50 * time.Millisecond}, reg)
-	if err != nil {
-		return nil, err
-	}
-	return lim, nil
+	return limit.New(limit.Config{Default: def, Callers: per, QueueWait: 50 * time.Millisecond}, reg)
 }

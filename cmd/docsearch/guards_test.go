@@ -24,6 +24,11 @@ func TestGuardsLimitNamedCallersOnly(t *testing.T) {
 	if g.Limit != nil {
 		t.Fatal("local mode has a rate limit")
 	}
+	bad := cfg
+	bad.rate = "abc"
+	if _, err := bad.build(log, "127.0.0.1:7070", "docsearch", nil, nil); err == nil {
+		t.Fatal("--rate abc accepted in local mode")
+	}
 
 	path := filepath.Join(t.TempDir(), "callers.json")
 	if err := os.WriteFile(path, []byte(`{"callers": [{"name": "chart", "scopes": ["search:patient"], "api_key_sha256": ["`+auth.HashAPIKey("k")+`"]}]}`), 0o600); err != nil {

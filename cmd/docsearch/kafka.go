@@ -31,7 +31,7 @@ func runKafka(ctx context.Context, log *slog.Logger, args []string, _ io.Writer)
 	fs.str(&addr, "kafka", "127.0.0.1:9092", "listen address (loopback only)")
 	fs.str(&data, "kafka-data", ".data/kafka", "directory that keeps topics and offsets; empty keeps them in memory")
 	tp.register(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	k, err := startKafka(log, addr, data, tp)

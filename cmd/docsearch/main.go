@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 )
@@ -91,6 +92,28 @@ func newFlags(name string) flags {
 
 func envName(flagName string) string {
 	return "DOCSEARCH_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// parse reads args and refuses a stray word: the flag package stops at the
+// first one and would silently drop every flag after it.
+func (f flags) parse(args []string) error {
+	if err := f.Parse(args); err != nil {
+		return err
+	}
+	if f.NArg() > 0 {
+		return fmt.Errorf("%s: unexpected argument %q (flags only; write a boolean as --flag or --flag=false)", f.Name(), f.Arg(0))
+	}
+	return nil
+}
+
+// boolean is a switch, also settable as DOCSEARCH_<NAME>=true|false.
+func (f flags) boolean(p *bool, name string, def bool, usage string) {
+	if v, ok := os.LookupEnv(envName(name)); ok {
+		if b, err := strconv.ParseBool(v); err == nil {
+			def = b
+		}
+	}
+	f.BoolVar(p, name, def, usage+" (env "+envName(name)+")")
 }
 
 func (f flags) str(p *string, name, def, usage string) {

@@ -30,8 +30,8 @@ func runReconcile(ctx context.Context, log *slog.Logger, args []string, out io.W
 	fs.str(&sampleFrac, "sample", "1", "fraction of patient buckets compared per run, chosen at random each time (continuous mode)")
 	fs.str(&metricsAddr, "reconcile-metrics", "127.0.0.1:9465", "continuous mode: where drift metrics are served (/metrics)")
 	fs.str(&output, "output", "table", "report format: table or json")
-	fs.BoolVar(&repair, "repair", false, "re-index the differing documents from PostgreSQL, then compare again")
-	if err := fs.Parse(args); err != nil {
+	fs.boolean(&repair, "repair", false, "re-index the differing documents from PostgreSQL, then compare again")
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	if output != "table" && output != "json" {

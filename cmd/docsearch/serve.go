@@ -114,7 +114,7 @@ func runServe(ctx context.Context, log *slog.Logger, args []string, _ io.Writer)
 	fs := newFlags("serve")
 	var cfg serveConfig
 	cfg.register(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	return serve(ctx, log, cfg, nil)

@@ -15,7 +15,7 @@ func runSetup(ctx context.Context, log *slog.Logger, args []string, _ io.Writer)
 	fs := newFlags("setup")
 	var pgDSN string
 	fs.str(&pgDSN, "postgres", stack.DefaultPostgresDSN, "PostgreSQL to make ready")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	cache, err := stack.DefaultCacheDir()

@@ -27,7 +27,7 @@ func runUp(ctx context.Context, log *slog.Logger, args []string, _ io.Writer) er
 	fs.str(&chembed, "chembed", "", "embedded ClickHouse launcher (default: chembed beside this binary)")
 	fs.str(&lib, "libchdb", "", "libchdb.so (default: fetched once into the cache)")
 	fs.str(&chHTTP, "clickhouse-http", "127.0.0.1:8123", "ClickHouse HTTP address")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	if chembed == "" {
