@@ -80,6 +80,7 @@ func (p *PostgresServer) Start(ctx context.Context) error {
 			return nil
 		}
 		if time.Now().After(deadline) {
+			_ = p.Stop(ctx) // started but not answering: leave nothing running
 			return fmt.Errorf("private postgresql did not answer on port %d: %w", p.cfg.Port, err)
 		}
 		time.Sleep(100 * time.Millisecond)

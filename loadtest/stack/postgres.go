@@ -124,7 +124,11 @@ func installedPostgres() (string, error) {
 	for _, d := range dirs {
 		versions = append(versions, filepath.Base(filepath.Dir(filepath.Dir(d))))
 	}
-	sort.Slice(versions, func(i, j int) bool { return len(versions[i]) < len(versions[j]) || versions[i] < versions[j] })
+	// Numeric order: "9" < "16".
+	sort.Slice(versions, func(i, j int) bool {
+		a, b := versions[i], versions[j]
+		return len(a) < len(b) || len(a) == len(b) && a < b
+	})
 	return versions[len(versions)-1], nil
 }
 

@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -438,17 +439,9 @@ func (e *Env) Postgres(t testing.TB) string {
 
 // withDatabase swaps the database of a URL or key=value DSN.
 func withDatabase(dsn, db string) string {
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		base, query, _ := strings.Cut(dsn, "?")
-		i := strings.LastIndex(base, "/")
-		if i > len("postgres://") {
-			base = base[:i]
-		}
-		out := base + "/" + db
-		if query != "" {
-			out += "?" + query
-		}
-		return out
+	if u, err := url.Parse(dsn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		u.Path = "/" + db
+		return u.String()
 	}
 	return dsn + " dbname=" + db
 }
