@@ -96,7 +96,7 @@ const patientClasses = Object.keys(classes).filter((c) => classes[c].kind === 'p
 // The 5% population share: mostly indexed shapes, some ad hoc.
 const populationClasses = ['population_clinic', 'population_clinic', 'population_author', 'population_author', 'population_adhoc'];
 
-// Thresholds: the issue's targets, or for the smoke profile about four times
+// Thresholds: the issue's targets, or for the smoke profile 4 to 7 times
 // what `make run` met with 20 000 documents on 2 shared cores at load 5-9
 // (patient p99 105-160 ms, indexed population 25-50 ms, ad hoc 65-240 ms).
 const limits = SMOKE
