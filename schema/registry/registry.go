@@ -223,6 +223,23 @@ func compatible(registered, observed Type) bool {
 func (r *Registry) Observe(ctx context.Context, seen map[string]Observed) ([]Attribute, error) {
 	r.writeMu.Lock()
 	defer r.writeMu.Unlock()
+	r.mu.RLock()
+	unknown := false
+	for name := range seen {
+		if _, ok := r.attrs[name]; !ok {
+			unknown = true
+			break
+		}
+	}
+	r.mu.RUnlock()
+	if unknown {
+		// Another replica may have declared it since this cache was loaded:
+		// a learned row written from a stale cache would replace the
+		// operator's declaration.
+		if err := r.Load(ctx); err != nil {
+			return nil, err
+		}
+	}
 	now := time.Now()
 	var changed, conflicts []Attribute
 	r.mu.RLock()

@@ -121,3 +121,25 @@ func TestClassify(t *testing.T) {
 		}
 	}
 }
+
+// An attribute declared through one replica before any document carries it
+// keeps its declaration when another replica's indexer, whose cache predates
+// it, sees the first document.
+func TestObserveKeepsAnotherReplicasDeclaration(t *testing.T) {
+	indexer, ch := newRegistry(t)
+	ctx := context.Background()
+	api := registry.New(ch.Conn, ch.Database, nil)
+	if _, err := api.Declare(ctx, "discharge_at", registry.Date, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := indexer.Observe(ctx, map[string]registry.Observed{"discharge_at": {Type: registry.String}}); err != nil {
+		t.Fatal(err)
+	}
+	fresh := registry.New(ch.Conn, ch.Database, nil)
+	if err := fresh.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if a, _ := fresh.Lookup("discharge_at"); a.Type != registry.Date || a.Source != registry.Declared {
+		t.Fatalf("after the indexer saw it: %+v, want the declared date", a)
+	}
+}
