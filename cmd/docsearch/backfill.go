@@ -154,6 +154,13 @@ func runBackfill(ctx context.Context, log *slog.Logger, args []string, out io.Wr
 	}
 	fmt.Fprintf(out, "backfill %s done: %d rows (%d applied, %d already newer), %d repaired after races, snapshots %v\n",
 		p.RunID, p.Rows, p.Applied, p.Stale, p.Repaired, p.Snapshots)
+	for _, rj := range p.Rejected {
+		fmt.Fprintf(out, "rejected %s: %s\n", rj.ID, rj.Reason)
+	}
+	if len(p.Rejected) > 0 {
+		// Non-zero exit: these documents are not in the index.
+		return fmt.Errorf("%d rows could not be indexed (listed above); fix them in PostgreSQL, then run docsearch reconcile --repair", len(p.Rejected))
+	}
 	return nil
 }
 

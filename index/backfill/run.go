@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/docsearch/docsearch/cdc"
+	"github.com/docsearch/docsearch/index"
 	"github.com/docsearch/docsearch/schema"
 )
 
@@ -79,6 +80,9 @@ type Progress struct {
 	Elapsed time.Duration
 	// Repaired counts the documents the settle pass re-indexed.
 	Repaired int
+	// Rejected are the rows this process could not index (each also logged):
+	// the run goes on past them, so the caller must report them.
+	Rejected []index.Rejection
 }
 
 // Rate is rows read per second by this process.
@@ -192,6 +196,7 @@ func runSnapshot(ctx context.Context, log *slog.Logger, pg *pgx.Conn, ps progres
 		for _, rj := range res.Rejected {
 			log.Warn("backfill row rejected", "id", rj.ID, "reason", rj.Reason)
 		}
+		p.Rejected = append(p.Rejected, res.Rejected...)
 		p.LastID = rows[len(rows)-1].ID
 		p.Rows += uint64(len(rows))
 		p.Read += int64(len(rows))
