@@ -330,6 +330,7 @@ func TestRace(t *testing.T) {
 				n := inFlight[k].Add(1)
 				for w := worst.Load(); n > w && !worst.CompareAndSwap(w, n); w = worst.Load() {
 				}
+				time.Sleep(20 * time.Microsecond) // hold the slot, so calls overlap
 				inFlight[k].Add(-1)
 				release()
 			}
@@ -340,6 +341,9 @@ func TestRace(t *testing.T) {
 	// count can reach 3 but never more.
 	if worst.Load() > 3 {
 		t.Errorf("%d in flight at once, cap 3", worst.Load())
+	}
+	if worst.Load() < 2 {
+		t.Errorf("calls never overlapped (at most %d at once): the cap was not exercised", worst.Load())
 	}
 }
 
