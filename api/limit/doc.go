@@ -6,6 +6,11 @@
 // (package api/auth does). A rejection is an *Error that says how long to
 // wait and becomes a RESOURCE_EXHAUSTED status with RetryInfo.
 //
+// Callers named in Config.Callers keep their state for good. Others get one
+// of their own while fewer than MaxCallers are tracked, else share the
+// "(other)" state; a caller that moves from "(other)" to a state of its own
+// may briefly hold slots in both, so its cap is strict only once it has one.
+//
 // Not for: global load shedding, limits on the cost of one query (ClickHouse
 // settings bound those), or limits shared between replicas: each process
 // counts for itself.
