@@ -41,7 +41,12 @@ type harness struct {
 
 func newHarness(t testing.TB) *harness {
 	t.Helper()
-	ch := env.ClickHouse(t)
+	return newHarnessOn(t, env.ClickHouse(t))
+}
+
+// newHarnessOn builds the harness on a given server's database.
+func newHarnessOn(t testing.TB, ch stacktest.ClickHouse) *harness {
+	t.Helper()
 	ctx := context.Background()
 	if err := schema.Apply(ctx, nil, ch.Conn, schema.Options{Database: ch.Database}); err != nil {
 		t.Fatal(err)
@@ -147,6 +152,16 @@ func rowDoc(r cdc.Row) doc {
 // indexed reads the latest state of every document, as searches see it.
 func (h *harness) indexed(t testing.TB, table string) map[string]doc {
 	t.Helper()
+	got, err := h.tryIndexed(t, table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// tryIndexed reads a table's live documents, failing on bad content only.
+func (h *harness) tryIndexed(t testing.TB, table string) (map[string]doc, error) {
+	t.Helper()
 	var rows []struct {
 		ID             string    `ch:"id"`
 		PatientID      int64     `ch:"patient_id"`
@@ -163,7 +178,7 @@ func (h *harness) indexed(t testing.TB, table string) map[string]doc {
 	q := `SELECT toString(id) AS id, patient_id, created_at, doc_type, status, organization_id, author_id, updated_at,
 		attributes_raw, link_types, arrayMap(x -> toString(x), link_targets) AS link_targets FROM ` + table + ` FINAL`
 	if err := h.ch.Conn.Select(context.Background(), &rows, q); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	out := map[string]doc{}
 	for _, r := range rows {
@@ -180,7 +195,7 @@ func (h *harness) indexed(t testing.TB, table string) map[string]doc {
 		}
 		out[r.ID] = d
 	}
-	return out
+	return out, nil
 }
 
 // waitFor polls until the indexed state equals want or the deadline passes.
@@ -190,7 +205,13 @@ func (h *harness) waitFor(t testing.TB, want map[string]doc, within time.Duratio
 	for {
 		var diff string
 		for _, tb := range []string{"documents", "documents_by_author", "documents_by_org"} {
-			if d := diffDocs(want, h.indexed(t, h.ch.Database+"."+tb)); d != "" {
+			// A read error is retried: the server may be restarting.
+			got, err := h.tryIndexed(t, h.ch.Database+"."+tb)
+			if err != nil {
+				diff = tb + ": " + err.Error()
+				break
+			}
+			if d := diffDocs(want, got); d != "" {
 				diff = tb + ":\n" + d
 				break
 			}

@@ -62,9 +62,17 @@ func runChild() int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
 	reg := registry.New(conn, cfg.Database, nil)
-	if err := reg.Load(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
+	// The server may be restarting after a crash (stacktest.OwnClickHouse).
+	for tries := 0; ; tries++ {
+		err := reg.Load(ctx)
+		if err == nil {
+			break
+		}
+		if tries == 60 {
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
+		time.Sleep(500 * time.Millisecond)
 	}
 	ix, err := index.New(cfg, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})), conn, reg, nil)
 	if err != nil {
@@ -81,7 +89,7 @@ func runChild() int {
 // Killed with SIGKILL in the middle of batches, twice, and restarted: the
 // index still ends exactly at the model's state, nothing lost, nothing doubled.
 func TestKilledMidBatchAndRestarted(t *testing.T) {
-	h := newHarness(t)
+	h := newHarnessOn(t, env.OwnClickHouse(t))
 	m := newModel(2)
 	for range 6000 {
 		m.step(t)

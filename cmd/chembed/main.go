@@ -38,6 +38,7 @@ func run() error {
 		httpPort   = flag.Int("http-port", 8123, "HTTP port")
 		configFile = flag.String("config-file", "", "optional ClickHouse config file (e.g. remote_servers for a cluster)")
 		startWait  = flag.Duration("start-timeout", 60*time.Second, "how long to wait for the native port")
+		logLevel   = flag.String("log-level", os.Getenv("DOCSEARCH_CHEMBED_LOG_LEVEL"), "the engine's own log to stderr at this level (error, warning, information, trace); empty: none (env DOCSEARCH_CHEMBED_LOG_LEVEL)")
 	)
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -70,6 +71,9 @@ func run() error {
 	}
 	if *configFile != "" {
 		args = append(args, "--config-file", *configFile)
+	}
+	if *logLevel != "" {
+		args = append(args, "--logger.console", "1", "--log-level", *logLevel)
 	}
 	// The listeners live as long as a query runs, so the last statement never ends.
 	args = append(args, "--multiquery", "--query",

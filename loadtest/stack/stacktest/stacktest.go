@@ -20,6 +20,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/url"
@@ -129,9 +130,11 @@ func (e *Env) startClickHouse() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	ch, err := stack.StartClickHouse(ctx, nil, stack.ClickHouseConfig{
-		Binary: bin, Lib: lib, DataDir: filepath.Join(e.tmp, "clickhouse"),
-	})
+	cfg := stack.ClickHouseConfig{Binary: bin, Lib: lib, DataDir: filepath.Join(e.tmp, "clickhouse")}
+	if cfg.Stderr, err = serverLog(); err != nil {
+		return "", err
+	}
+	ch, err := stack.StartClickHouse(ctx, nil, cfg)
 	if err != nil {
 		return "", err
 	}
@@ -158,10 +161,8 @@ func (e *Env) startCluster(n string) (string, error) {
 		return "", err
 	}
 	cfg := stack.ClusterConfig{Binary: bin, Lib: lib, DataDir: filepath.Join(e.tmp, "cluster"), Name: ClusterName, Shards: shards}
-	if f := os.Getenv("DOCSEARCH_TEST_CLICKHOUSE_LOG"); f != "" { // the servers' logs, to look into a crash
-		if cfg.Stderr, err = os.Create(f); err != nil {
-			return "", err
-		}
+	if cfg.Stderr, err = serverLog(); err != nil {
+		return "", err
 	}
 	c, err := stack.StartCluster(ctx, nil, cfg)
 	if err != nil {
@@ -169,6 +170,20 @@ func (e *Env) startCluster(n string) (string, error) {
 	}
 	e.cluster = c
 	return c.Servers[0].Addr, nil
+}
+
+// serverLog opens DOCSEARCH_TEST_CLICKHOUSE_LOG for the servers' logs, to
+// look into a crash; nil when unset.
+func serverLog() (io.Writer, error) {
+	f := os.Getenv("DOCSEARCH_TEST_CLICKHOUSE_LOG")
+	if f == "" {
+		return nil, nil
+	}
+	w, err := os.Create(f)
+	if err != nil {
+		return nil, fmt.Errorf("server log: %w", err)
+	}
+	return w, nil
 }
 
 // Launcher returns the chembed binary and libchdb, for tests that run servers
@@ -460,4 +475,74 @@ func Name(t testing.TB, prefix string) string {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	return prefix + "_" + strings.Trim(n, "_") + "_" + hex.EncodeToString(b[:])
+}
+
+// OwnClickHouse starts a server for t alone, on data of its own, with an
+// empty database, and stops it when t ends. Tests that kill clients mid-query
+// use it: the embedded engine occasionally dies when that happens (a real
+// server does not), and a crash here cannot take other tests' server down.
+// A server that dies during t is started again on the same data and ports,
+// and t's log says so: the test goes on, now also across a server crash.
+func (e *Env) OwnClickHouse(t testing.TB) ClickHouse {
+	t.Helper()
+	bin, lib := e.Launcher(t)
+	cfg := stack.ClickHouseConfig{Binary: bin, Lib: lib, DataDir: t.TempDir()}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ch, err := stack.StartClickHouse(ctx, nil, cfg)
+	if err != nil {
+		t.Fatalf("own clickhouse: %v", err)
+	}
+	// The restart takes the same ports, so connections find it again.
+	for addr, port := range map[string]*int{ch.Addr: &cfg.TCPPort, ch.HTTPAddr: &cfg.HTTPPort} {
+		_, p, _ := net.SplitHostPort(addr)
+		*port, _ = strconv.Atoi(p)
+	}
+	stop, done := make(chan struct{}), make(chan struct{})
+	var mu sync.Mutex
+	cur := ch
+	go func() {
+		defer close(done)
+		for {
+			mu.Lock()
+			exited := cur.Exited()
+			mu.Unlock()
+			select {
+			case <-stop:
+				return
+			case <-exited:
+			}
+			t.Logf("the embedded clickhouse at %s died during the test; starting it again on the same data", ch.Addr)
+			for {
+				next, err := stack.StartClickHouse(context.Background(), nil, cfg)
+				if err == nil {
+					mu.Lock()
+					cur = next
+					mu.Unlock()
+					break
+				}
+				select {
+				case <-stop:
+					return
+				case <-time.After(time.Second):
+				}
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		close(stop)
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		_ = cur.Stop()
+	})
+	db := Name(t, "t")
+	admin := connect(t, ch.Addr, "default")
+	defer admin.Close()
+	if err := admin.Exec(ctx, "CREATE DATABASE "+db+" ENGINE = Atomic"); err != nil {
+		t.Fatalf("creating database %s: %v", db, err)
+	}
+	conn := connect(t, ch.Addr, db)
+	t.Cleanup(func() { _ = conn.Close() })
+	return ClickHouse{Addr: ch.Addr, Database: db, Conn: conn, Addrs: []string{ch.Addr}}
 }
