@@ -3,7 +3,6 @@ package index
 import (
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -107,7 +106,7 @@ type Indexer struct {
 	metrics *Metrics
 	reader  source
 	dead    sink
-	changes sink
+	changes *Publisher // nil without a ChangesTopic
 }
 
 // New builds an indexer; metrics may be nil.
@@ -121,8 +120,15 @@ func New(cfg Config, log *slog.Logger, conn Conn, reg Registry, metrics *Metrics
 	if metrics == nil {
 		metrics = NewMetrics(nil)
 	}
-	ix := &Indexer{
-		cfg: cfg, log: log, writer: NewWriter(conn, cfg.Database, reg), metrics: metrics,
+	var changes *Publisher
+	if cfg.ChangesTopic != "" {
+		var err error
+		if changes, err = NewPublisher(PublisherConfig{Brokers: cfg.Brokers, Topic: cfg.ChangesTopic, TLS: cfg.TLS, SASL: cfg.SASL}); err != nil {
+			return nil, err
+		}
+	}
+	return &Indexer{
+		cfg: cfg, log: log, writer: NewWriter(conn, cfg.Database, reg), metrics: metrics, changes: changes,
 		reader: kafka.NewReader(kafka.ReaderConfig{
 			Brokers: cfg.Brokers, Topic: cfg.Topic, GroupID: cfg.GroupID,
 			StartOffset: kafka.FirstOffset, MinBytes: 1, MaxBytes: 16 << 20,
@@ -131,20 +137,16 @@ func New(cfg Config, log *slog.Logger, conn Conn, reg Registry, metrics *Metrics
 			HeartbeatInterval: cfg.SessionTimeout / 4,
 			Dialer:            &kafka.Dialer{Timeout: 10 * time.Second, DualStack: true, TLS: cfg.TLS, SASLMechanism: cfg.SASL},
 		}),
-		dead: newWriter(cfg, cfg.DeadLetterTopic),
-	}
-	if cfg.ChangesTopic != "" {
-		ix.changes = newWriter(cfg, cfg.ChangesTopic)
-	}
-	return ix, nil
+		dead: newWriter(cfg.Brokers, cfg.DeadLetterTopic, cfg.TLS, cfg.SASL),
+	}, nil
 }
 
 // newWriter acknowledges with every replica: kafka-go's default acknowledges
 // nothing and loses messages across a broker restart. Its own transport keeps
 // the process-wide one's stale topic metadata out of its way.
-func newWriter(cfg Config, topic string) *kafka.Writer {
+func newWriter(brokers []string, topic string, t *tls.Config, m sasl.Mechanism) *kafka.Writer {
 	return &kafka.Writer{
-		Addr: kafka.TCP(cfg.Brokers...), Topic: topic, Balancer: &kafka.Hash{}, Transport: &kafka.Transport{TLS: cfg.TLS, SASL: cfg.SASL},
+		Addr: kafka.TCP(brokers...), Topic: topic, Balancer: &kafka.Hash{}, Transport: &kafka.Transport{TLS: t, SASL: m},
 		RequiredAcks: kafka.RequireAll, BatchTimeout: 5 * time.Millisecond, MaxAttempts: 5,
 	}
 }
@@ -357,21 +359,10 @@ func (ix *Indexer) deadLetter(ctx context.Context, msgs []kafka.Message, dead []
 }
 
 func (ix *Indexer) notify(ctx context.Context, notes []Notification) error {
-	if ix.changes == nil || len(notes) == 0 {
+	if ix.changes == nil {
 		return nil
 	}
-	out := make([]kafka.Message, 0, len(notes))
-	for _, n := range notes {
-		b, err := json.Marshal(n)
-		if err != nil {
-			return fmt.Errorf("encoding notification: %w", err)
-		}
-		out = append(out, kafka.Message{Key: []byte(strconv.FormatInt(n.PatientID, 10)), Value: b})
-	}
-	if err := ix.changes.WriteMessages(ctx, out...); err != nil {
-		return fmt.Errorf("publishing %d change notifications: %w", len(out), err)
-	}
-	return nil
+	return ix.changes.Publish(ctx, notes)
 }
 
 // stepTimer records how long each step of a batch took, for the debug log.

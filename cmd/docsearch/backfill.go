@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -22,6 +23,7 @@ import (
 type sourceFlags struct {
 	pg         string
 	clickhouse clickhouseConfig
+	changes    changesFlags
 }
 
 func (s *sourceFlags) register(fs flags) {
@@ -32,15 +34,48 @@ func (s *sourceFlags) register(fs flags) {
 	fs.str(&s.clickhouse.password, "clickhouse-password", "", "ClickHouse password")
 	s.clickhouse.tls.register(fs, "clickhouse", "ClickHouse")
 	s.clickhouse.registerLayout(fs)
+	s.changes.register(fs)
 }
 
-// stores are the open connections and the Writer that applies with the
-// indexer's rules.
+// changesFlags say where backfill and repair announce what they write; the
+// service's patient cache is invalidated by these notifications.
+type changesFlags struct {
+	kafka, topic string
+	security     kafkaSecurity
+}
+
+func (c *changesFlags) register(fs flags) {
+	fs.str(&c.kafka, "kafka", "", "Kafka bootstrap address(es), comma-separated: announce every document written on --changes-topic, as the indexer does (empty: announce nothing)")
+	fs.str(&c.topic, "changes-topic", "docsearch.changes", "topic of change notifications")
+	c.security.register(fs)
+}
+
+// publisher is nil when --kafka is empty.
+func (c changesFlags) publisher() (*index.Publisher, error) {
+	var brokers []string
+	for _, b := range strings.Split(c.kafka, ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			brokers = append(brokers, b)
+		}
+	}
+	if len(brokers) == 0 {
+		return nil, nil
+	}
+	t, m, err := c.security.build()
+	if err != nil {
+		return nil, err
+	}
+	return index.NewPublisher(index.PublisherConfig{Brokers: brokers, Topic: c.topic, TLS: t, SASL: m})
+}
+
+// stores are the open connections and the writer that applies with the
+// indexer's rules (and, with --kafka, announces what it applied).
 type stores struct {
-	pgDSN  string
-	pg     *pgx.Conn
-	ch     driver.Conn
-	writer *index.Writer
+	pgDSN     string
+	pg        *pgx.Conn
+	ch        driver.Conn
+	publisher *index.Publisher // nil without --kafka
+	writer    backfill.Applier
 }
 
 func (s *stores) close() {
@@ -49,6 +84,9 @@ func (s *stores) close() {
 	}
 	if s.ch != nil {
 		_ = s.ch.Close()
+	}
+	if s.publisher != nil {
+		_ = s.publisher.Close()
 	}
 }
 
@@ -60,11 +98,29 @@ func (s sourceFlags) open(ctx context.Context, log *slog.Logger) (*stores, error
 	if err != nil {
 		return nil, err
 	}
-	ch, err := s.clickhouse.open(s.clickhouse.addr)
+	pub, err := s.changes.publisher()
 	if err != nil {
 		return nil, err
 	}
-	st := &stores{ch: ch, pgDSN: s.pg}
+	if pub != nil {
+		// Refused before anything is written: a repair the compare no
+		// longer finds would never be announced.
+		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := pub.Check(cctx)
+		cancel()
+		if err != nil {
+			_ = pub.Close()
+			return nil, err
+		}
+	}
+	ch, err := s.clickhouse.open(s.clickhouse.addr)
+	if err != nil {
+		if pub != nil {
+			_ = pub.Close()
+		}
+		return nil, err
+	}
+	st := &stores{ch: ch, pgDSN: s.pg, publisher: pub}
 	if err := waitClickHouse(ctx, log, ch, s.clickhouse.addr, 30*time.Second); err != nil {
 		st.close()
 		return nil, err
@@ -78,7 +134,11 @@ func (s sourceFlags) open(ctx context.Context, log *slog.Logger) (*stores, error
 		st.close()
 		return nil, err
 	}
-	st.writer = index.NewWriter(ch, s.clickhouse.database, reg)
+	w := index.NewWriter(ch, s.clickhouse.database, reg)
+	st.writer = w
+	if pub != nil {
+		st.writer = &index.NotifyingWriter{Writer: w, Publisher: pub}
+	}
 	if st.pg, err = pgx.Connect(ctx, s.pg); err != nil {
 		st.close()
 		return nil, fmt.Errorf("connecting to postgresql: %w", err)

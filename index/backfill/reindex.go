@@ -12,12 +12,16 @@ import (
 	"github.com/docsearch/docsearch/index"
 )
 
-// Applier applies changes with the indexer's rules; *index.Writer is one.
+// Applier applies changes with the indexer's rules; *index.Writer is one, and
+// *index.NotifyingWriter one that also announces them to subscribers.
 type Applier interface {
 	Apply(ctx context.Context, changes []cdc.Change) (index.Result, error)
 }
 
-var _ Applier = (*index.Writer)(nil)
+var (
+	_ Applier = (*index.Writer)(nil)
+	_ Applier = (*index.NotifyingWriter)(nil)
+)
 
 // maxStrays bounds the stray rows Reindex removes per document: they take the
 // versions just below the fresh lsn, which a committed change never has
