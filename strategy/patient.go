@@ -3,6 +3,7 @@ package strategy
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -18,16 +19,17 @@ type period struct {
 // periods lists the partitions holding the patient's documents, newest first,
 // from the patient-periods view: the only partitions a patient search reads.
 func (s *Searcher) periods(ctx context.Context, patient int64, after *cursor) ([]period, error) {
-	var ps []period
-	q := "SELECT period, sum(rows) AS period_rows FROM " + s.opts.Database +
-		".patient_periods WHERE patient_id = {s_patient:Int64} GROUP BY period HAVING period_rows > 0 ORDER BY period DESC"
-	if err := s.bounded(ctx, query{kind: "periods", sql: q, params: map[string]string{"s_patient": strconv.FormatInt(patient, 10)},
-		settings: clickhouse.Settings{"optimize_skip_unused_shards": 1}}, &ps); err != nil {
+	q := query{kind: "periods", sql: "SELECT period, sum(rows) AS period_rows FROM " + s.opts.Database +
+		".patient_periods WHERE patient_id = {s_patient:Int64} GROUP BY period HAVING period_rows > 0 ORDER BY period DESC",
+		params:   map[string]string{"s_patient": strconv.FormatInt(patient, 10)},
+		settings: clickhouse.Settings{"optimize_skip_unused_shards": 1}}
+	ps, err := cached(ctx, s, patient, q, func(ps []period) int { return 16 * len(ps) })
+	if err != nil {
 		return nil, fmt.Errorf("reading patient periods: %w", err)
 	}
 	if after != nil { // periods newer than the cursor were read by earlier pages
 		y := uint16(after.CreatedAt.Year())
-		kept := ps[:0]
+		var kept []period // ps may be shared through the cache
 		for _, p := range ps {
 			if p.Period <= y {
 				kept = append(kept, p)
@@ -97,7 +99,7 @@ func (s *Searcher) patient(ctx context.Context, req Request, size int, after *cu
 		if err != nil {
 			return Page{}, err
 		}
-		got, err := s.run(ctx, q)
+		got, err := cached(ctx, s, *req.PatientID, q, rowsSize)
 		if err != nil {
 			return Page{}, err
 		}
@@ -135,4 +137,60 @@ func (s *Searcher) patientPlan(ctx context.Context, req Request, size int, after
 		plan.Notes = append(plan.Notes, fmt.Sprintf("first round: %d newest partition(s); the other %d only if the page is not full", len(rs[0]), len(rs[1])))
 	}
 	return plan, nil
+}
+
+// cached runs a query of one patient's search, or takes its result from the
+// cache. What it stores is shared by later callers, who must not modify it.
+// size estimates a result's bytes.
+func cached[T any](ctx context.Context, s *Searcher, patient int64, q query, size func([]T) int) ([]T, error) {
+	var out []T
+	if s.opts.Cache == nil {
+		err := s.bounded(ctx, q, &out)
+		return out, err
+	}
+	key := q.key()
+	if v, ok := s.opts.Cache.Get(patient, key); ok {
+		if out, ok := v.([]T); ok {
+			return out, nil
+		}
+	}
+	t := s.opts.Cache.Begin()
+	if err := s.bounded(ctx, q, &out); err != nil {
+		return nil, err
+	}
+	s.opts.Cache.Put(t, patient, key, out, size(out))
+	return out, nil
+}
+
+// key identifies a query by its text and parameters (settings do not change
+// its answer).
+func (q query) key() string {
+	names := make([]string, 0, len(q.params))
+	for k := range q.params {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	var b strings.Builder
+	b.WriteString(q.sql)
+	for _, k := range names {
+		b.WriteString("\x00")
+		b.WriteString(k)
+		b.WriteString("=")
+		b.WriteString(q.params[k])
+	}
+	return b.String()
+}
+
+func rowsSize(rs []row) int {
+	n := 0
+	for _, r := range rs {
+		n += 160 + len(r.ID) + len(r.DocType) + len(r.Status) + len(r.AttributesRaw)
+		for i := range r.LinkTypes {
+			n += 32 + len(r.LinkTypes[i])
+		}
+		for i := range r.LinkTargets {
+			n += 32 + len(r.LinkTargets[i])
+		}
+	}
+	return n
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/docsearch/docsearch/query/check"
 	"github.com/docsearch/docsearch/query/compile"
 	"github.com/docsearch/docsearch/schema"
+	"github.com/docsearch/docsearch/strategy/cache"
 )
 
 // Errors the API turns into statuses.
@@ -62,6 +63,18 @@ type Options struct {
 	// MaxTimeout caps a caller's deadline; zero means 5 min, the search
 	// user's max_execution_time cap (schema.SearchAccess).
 	MaxTimeout time.Duration
+	// Cache keeps patient searches' reads (periods and pages) until the
+	// patient's documents change; nil reads ClickHouse every time.
+	Cache PatientCache
+}
+
+// PatientCache is what patient searches need of a cache; *cache.Cache is one.
+// Get answers only while the cache is in step with the change notifications;
+// Put stores unless the patient changed since Begin.
+type PatientCache interface {
+	Get(patient int64, key string) (any, bool)
+	Begin() cache.Ticket
+	Put(t cache.Ticket, patient int64, key string, v any, size int) bool
 }
 
 // Searcher plans and runs searches.

@@ -122,8 +122,8 @@ func TestReconcileSurvivesPostgresOutage(t *testing.T) {
 	clean(60 * time.Second)
 }
 
-// metric reads one unlabelled sample from a /metrics endpoint.
-func metric(t *testing.T, addr, name string) float64 {
+// metricsText reads a /metrics endpoint.
+func metricsText(t *testing.T, addr string) string {
 	t.Helper()
 	resp, err := http.Get("http://" + addr + "/metrics")
 	if err != nil {
@@ -134,7 +134,14 @@ func metric(t *testing.T, addr, name string) float64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, line := range strings.Split(string(body), "\n") {
+	return string(body)
+}
+
+// metric reads one sample, named with its labels, from a /metrics endpoint.
+func metric(t *testing.T, addr, name string) float64 {
+	t.Helper()
+	body := metricsText(t, addr)
+	for _, line := range strings.Split(body, "\n") {
 		if v, ok := strings.CutPrefix(line, name+" "); ok {
 			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
 			if err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +19,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/sasl"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
@@ -30,6 +33,7 @@ import (
 	"github.com/docsearch/docsearch/schema"
 	"github.com/docsearch/docsearch/schema/registry"
 	"github.com/docsearch/docsearch/strategy"
+	"github.com/docsearch/docsearch/strategy/cache"
 )
 
 // serveConfig is what `serve` needs; `up` fills the same fields.
@@ -45,6 +49,8 @@ type serveConfig struct {
 	attributes            string
 	guards                guardConfig
 	kafkaSecurity         kafkaSecurity
+	cacheMB, cacheMaxLag  string
+	cacheMaxAge           string
 }
 
 type clickhouseConfig struct {
@@ -108,6 +114,40 @@ func (c *serveConfig) register(fs flags) {
 	fs.str(&c.tokenKey, "page-token-key", "", "secret that signs page tokens, the same on every replica (empty: random per process)")
 	c.topics.register(fs)
 	c.guards.register(fs)
+	fs.str(&c.cacheMB, "patient-cache-mb", "256", "memory for patient searches' reads, kept until a change notification names the patient (0: no cache; needs --changes-topic)")
+	fs.str(&c.cacheMaxLag, "patient-cache-max-lag", "300ms", "the cache answers only while it has read every change notification published longer ago than this")
+	fs.str(&c.cacheMaxAge, "patient-cache-max-age", "5m", "an entry is dropped after this long even without a notification: the bound on staleness from a write nobody announced")
+}
+
+// patientCache builds the cache and the follower of the notifications that
+// keeps it true; nil, nil when it is off.
+func (c serveConfig) patientCache(log *slog.Logger, tlsCfg *tls.Config, mech sasl.Mechanism, reg prometheus.Registerer) (*cache.Cache, *cache.Follower, error) {
+	mb, err := strconv.ParseInt(c.cacheMB, 10, 64)
+	if err != nil || mb < 0 {
+		return nil, nil, fmt.Errorf("--patient-cache-mb %q: want a number of MiB, 0 for none", c.cacheMB)
+	}
+	lag, err := time.ParseDuration(c.cacheMaxLag)
+	if err != nil || lag < 50*time.Millisecond {
+		return nil, nil, fmt.Errorf("--patient-cache-max-lag %q: want a duration of at least 50ms, such as 300ms", c.cacheMaxLag)
+	}
+	age, err := time.ParseDuration(c.cacheMaxAge)
+	if err != nil || age <= 0 {
+		return nil, nil, fmt.Errorf("--patient-cache-max-age %q: want a positive duration, such as 5m", c.cacheMaxAge)
+	}
+	if mb == 0 {
+		return nil, nil, nil
+	}
+	if c.topics.changes == "" {
+		log.Warn("no --changes-topic: the patient cache is off, since nothing would tell it what changed")
+		return nil, nil, nil
+	}
+	pc := cache.New(cache.Options{MaxBytes: mb << 20, MaxLag: lag, MaxAge: age, Metrics: cache.NewMetrics(reg)})
+	f := &cache.Follower{
+		Client: &kafka.Client{Addr: kafka.TCP(c.kafka), Timeout: 10 * time.Second, Transport: &kafka.Transport{TLS: tlsCfg, SASL: mech}},
+		Topic:  c.topics.changes, Cache: pc, Log: log.With("component", "cache"),
+		Poll: min(100*time.Millisecond, lag/3),
+	}
+	return pc, f, nil
 }
 
 func runServe(ctx context.Context, log *slog.Logger, args []string, _ io.Writer) error {
@@ -172,9 +212,17 @@ func serve(ctx context.Context, log *slog.Logger, cfg serveConfig, ready func())
 		defer searchConn.Close()
 	}
 	reg := registry.New(conn, cfg.clickhouse.database, log)
-	searcher, err := strategy.New(searchConn, strategy.Options{
-		Database: cfg.clickhouse.database, Cluster: cfg.clickhouse.cluster, TokenKey: []byte(cfg.tokenKey),
-	}, log)
+	pc, follower, err := cfg.patientCache(log, kafkaTLS, kafkaSASL, promReg)
+	if err != nil {
+		grpcLis.Close()
+		metricsLis.Close()
+		return err
+	}
+	sopts := strategy.Options{Database: cfg.clickhouse.database, Cluster: cfg.clickhouse.cluster, TokenKey: []byte(cfg.tokenKey)}
+	if pc != nil {
+		sopts.Cache = pc
+	}
+	searcher, err := strategy.New(searchConn, sopts, log)
 	if err != nil {
 		grpcLis.Close()
 		metricsLis.Close()
@@ -272,6 +320,13 @@ func serve(ctx context.Context, log *slog.Logger, cfg serveConfig, ready func())
 		if err := declareFile(ctx, reg, cfg.attributes); err != nil {
 			return err
 		}
+	}
+
+	if follower != nil {
+		fctx, stopFollower := context.WithCancel(ctx)
+		followerDone := make(chan struct{})
+		go func() { _ = follower.Run(fctx); close(followerDone) }()
+		defer func() { stopFollower(); <-followerDone }()
 	}
 
 	indexerDone := make(chan error, 1)

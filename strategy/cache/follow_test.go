@@ -1,0 +1,154 @@
+package cache
+
+import (
+	"context"
+	"net"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/docsearch/docsearch/loadtest/stack"
+)
+
+const topic = "docsearch.changes"
+
+func broker(t *testing.T, cfg stack.KafkaConfig) *stack.Kafka {
+	t.Helper()
+	cfg.Topics = []string{topic}
+	k, err := stack.StartKafka(nil, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { k.Stop() })
+	return k
+}
+
+func publish(t *testing.T, addr string, values ...string) {
+	t.Helper()
+	w := &kafka.Writer{Addr: kafka.TCP(addr), Topic: topic, Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll, Transport: &kafka.Transport{}}
+	defer w.Close()
+	var msgs []kafka.Message
+	for i, v := range values {
+		msgs = append(msgs, kafka.Message{Key: []byte(strconv.Itoa(i)), Value: []byte(v)})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := w.WriteMessages(ctx, msgs...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within 10 s: %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func follow(t *testing.T, addr string, c *Cache) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	f := &Follower{Client: &kafka.Client{Addr: kafka.TCP(addr), Transport: &kafka.Transport{}}, Topic: topic, Cache: c, Poll: 50 * time.Millisecond}
+	go func() {
+		defer close(done)
+		_ = f.Run(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+}
+
+// stored puts v and reports whether the cache answers with it: it does only
+// once the follower has caught up with every partition.
+func stored(c *Cache, patient int64, v string) bool {
+	c.Put(c.Begin(), patient, "k", v, 10)
+	got, ok := c.Get(patient, "k")
+	return ok && got == v
+}
+
+// Notifications on any partition drop exactly their patients' entries;
+// notifications published before the follower started are not replayed.
+func TestFollowerInvalidatesNotifiedPatients(t *testing.T) {
+	addr := broker(t, stack.KafkaConfig{Partitions: 3}).Addr
+	publish(t, addr, `{"patient_id":1}`) // before the start: irrelevant to an empty cache
+	c := New(Options{MaxBytes: 1 << 20, MaxLag: 500 * time.Millisecond})
+	follow(t, addr, c)
+	for p := range int64(20) {
+		eventually(t, "the cache answers patient "+strconv.FormatInt(p, 10), func() bool { return stored(c, p, "v") })
+	}
+	publish(t, addr, `{"id":"x","patient_id":3,"op":"upsert"}`, `{"patient_id":11,"op":"delete"}`, `{"patient_id":17}`)
+	eventually(t, "patients 3, 11 and 17 dropped", func() bool {
+		for _, p := range []int64{3, 11, 17} {
+			if _, ok := c.Get(p, "k"); ok {
+				return false
+			}
+		}
+		return true
+	})
+	for p := range int64(20) {
+		if p == 3 || p == 11 || p == 17 {
+			continue
+		}
+		if _, ok := c.Get(p, "k"); !ok {
+			t.Fatalf("patient %d dropped without a notification", p)
+		}
+	}
+}
+
+// A notification the follower cannot read names no patient, so every entry
+// goes.
+func TestUndecodableNotificationDropsEverything(t *testing.T) {
+	addr := broker(t, stack.KafkaConfig{Partitions: 1}).Addr
+	c := New(Options{MaxBytes: 1 << 20, MaxLag: 500 * time.Millisecond})
+	follow(t, addr, c)
+	eventually(t, "the cache answers", func() bool { return stored(c, 1, "v") && stored(c, 2, "v") })
+	publish(t, addr, `{"patient_id":"one"}`)
+	eventually(t, "every entry dropped", func() bool {
+		_, ok1 := c.Get(1, "k")
+		_, ok2 := c.Get(2, "k")
+		return !ok1 && !ok2
+	})
+}
+
+// With the broker gone the cache cannot know what changed: it stops
+// answering within MaxLag, answers again once the broker is back, and still
+// applies what is published after.
+func TestBrokerGoneStopsAnswers(t *testing.T) {
+	dir := t.TempDir()
+	k := broker(t, stack.KafkaConfig{Partitions: 2, DataDir: dir})
+	_, ps, _ := net.SplitHostPort(k.Addr)
+	port, _ := strconv.Atoi(ps)
+	c := New(Options{MaxBytes: 1 << 20, MaxLag: 300 * time.Millisecond})
+	follow(t, k.Addr, c)
+	eventually(t, "the cache answers", func() bool { return stored(c, 1, "v") && stored(c, 2, "v") })
+	k.Stop()
+	eventually(t, "the cache stops answering", func() bool {
+		_, ok := c.Get(1, "k")
+		return !ok
+	})
+	time.Sleep(time.Second)
+	if _, ok := c.Get(2, "k"); ok {
+		t.Fatal("answered a second after the broker went away")
+	}
+	k = broker(t, stack.KafkaConfig{Partitions: 2, DataDir: dir, Port: port})
+	eventually(t, "the cache answers again after the restart", func() bool {
+		_, ok := c.Get(2, "k")
+		return ok
+	})
+	publish(t, k.Addr, `{"patient_id":2}`)
+	eventually(t, "patient 2 dropped after the restart", func() bool {
+		_, ok := c.Get(2, "k")
+		return !ok
+	})
+	if _, ok := c.Get(1, "k"); !ok {
+		t.Fatal("patient 1 dropped without a notification")
+	}
+}
