@@ -3,6 +3,7 @@ package strategy
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -103,6 +104,11 @@ func TestPatientSearchThroughCache(t *testing.T) {
 	}
 	if fmt.Sprint(first) != "[[00000000-0000-4000-8000-000001000003 00000000-0000-4000-8000-000001000001] [00000000-0000-4000-8000-000001000004 00000000-0000-4000-8000-000001000002] [00000000-0000-4000-8000-000001000000]]" {
 		t.Fatalf("pages %v", first)
+	}
+
+	plan, err := s.Explain(ctx, Request{PatientID: &one, PageSize: 2})
+	if err != nil || !strings.Contains(strings.Join(plan.Notes, "\n"), "cache holds this page") {
+		t.Fatalf("Explain of a cached page: %v %v", plan.Notes, err)
 	}
 
 	// A document in a new period: unseen until the notification.

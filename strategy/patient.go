@@ -133,6 +133,13 @@ func (s *Searcher) patientPlan(ctx context.Context, req Request, size int, after
 	}
 	plan.SQL, plan.Params = q.sql, q.params
 	plan.Notes = append(plan.Notes, fmt.Sprintf("reads only the patient's %d partition(s), newest first, by the primary key (patient_id, created_at, id)", len(ps)))
+	if s.opts.Cache != nil {
+		if _, ok := s.opts.Cache.Get(*req.PatientID, q.key()); ok {
+			plan.Notes = append(plan.Notes, "the patient cache holds this page now: ClickHouse would not be asked")
+		} else {
+			plan.Notes = append(plan.Notes, "the patient cache does not hold this page now: it would be read and kept until the patient's documents change")
+		}
+	}
 	if len(rs) > 1 {
 		plan.Notes = append(plan.Notes, fmt.Sprintf("first round: %d newest partition(s); the other %d only if the page is not full", len(rs[0]), len(rs[1])))
 	}

@@ -103,3 +103,27 @@ func TestQueryMetrics(t *testing.T) {
 		}
 	}
 }
+
+// Nice reaches every search query as ClickHouse's thread nice value, and a
+// value Linux does not have is refused.
+func TestNiceReachesClickHouse(t *testing.T) {
+	ch := env.ClickHouse(t)
+	for _, nice := range []int{0, 10} {
+		s, err := New(ch.Conn, Options{Database: ch.Database, TokenKey: []byte("k"), Nice: nice}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []struct {
+			V int64 `ch:"v"`
+		}
+		if err := s.bounded(context.Background(), query{kind: "periods", sql: "SELECT toInt64(getSetting('os_threads_nice_value_query')) AS v"}, &got); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || got[0].V != int64(nice) {
+			t.Fatalf("nice %d: the query ran with %+v", nice, got)
+		}
+	}
+	if _, err := New(ch.Conn, Options{Database: ch.Database, TokenKey: []byte("k"), Nice: 20}, nil); err == nil {
+		t.Fatal("nice 20 accepted")
+	}
+}

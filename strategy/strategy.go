@@ -63,6 +63,11 @@ type Options struct {
 	// MaxTimeout caps a caller's deadline; zero means 5 min, the search
 	// user's max_execution_time cap (schema.SearchAccess).
 	MaxTimeout time.Duration
+	// Nice is the Linux nice value of ClickHouse's threads for searches
+	// (os_threads_nice_value_query, -20..19; 0 leaves it): above 0, the
+	// indexer's inserts and merges get the CPU first when both want it, so a
+	// saved document stays quick to find while searches saturate the server.
+	Nice int
 	// Cache keeps patient searches' reads (periods and pages) until the
 	// patient's documents change; nil reads ClickHouse every time.
 	Cache PatientCache
@@ -115,6 +120,9 @@ func New(conn Conn, opts Options, log *slog.Logger) (*Searcher, error) {
 	}
 	if opts.MaxTimeout == 0 {
 		opts.MaxTimeout = 5 * time.Minute
+	}
+	if opts.Nice < -20 || opts.Nice > 19 {
+		return nil, fmt.Errorf("strategy: nice %d is outside -20..19", opts.Nice)
 	}
 	metrics := opts.Metrics
 	if metrics == nil {
@@ -273,6 +281,9 @@ func (s *Searcher) bounded(ctx context.Context, q query, dest any) error {
 	settings := clickhouse.Settings{
 		"max_memory_usage":      s.opts.MaxMemory,
 		"timeout_overflow_mode": "throw",
+	}
+	if s.opts.Nice != 0 {
+		settings["os_threads_nice_value_query"] = s.opts.Nice
 	}
 	if dl, ok := ctx.Deadline(); ok {
 		// Whole seconds, at least one: ClickHouse stops the query on its own

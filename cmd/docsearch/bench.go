@@ -50,7 +50,7 @@ func (c *benchConfig) parse(args []string) error {
 	fs.str(&c.results, "results", "", "file the report is also appended to")
 	fs.str(&rate, "freshness-rate", "0", "changes per second published while the classes run, timed until searchable (e.g. 50 or 50/s; 0: none)")
 	fs.str(&newFrac, "freshness-new", "0.2", "share of those changes that create a document; the rest amend one")
-	fs.str(&probe, "freshness-probe", "0", "share of the changes timed (0: about ten a second)")
+	fs.str(&probe, "freshness-probe", "0", "share of the changes timed (0: about two a second; each timed change is searched for every 25 ms until seen)")
 	fs.str(&c.kafka, "kafka", "127.0.0.1:9092", "Kafka bootstrap address the changes are produced to")
 	fs.str(&c.topic, "source-topic", gen.DefaultTopic, "Debezium topic of the documents table")
 	if err := fs.parse(args); err != nil {

@@ -51,6 +51,8 @@ type serveConfig struct {
 	kafkaSecurity         kafkaSecurity
 	cacheMB, cacheMaxLag  string
 	cacheMaxAge           string
+	searchNice            string
+	batchWait             string
 }
 
 type clickhouseConfig struct {
@@ -116,6 +118,8 @@ func (c *serveConfig) register(fs flags) {
 	c.guards.register(fs)
 	fs.str(&c.cacheMB, "patient-cache-mb", "256", "memory for patient searches' reads, kept until a change notification names the patient (0: no cache; needs --changes-topic)")
 	fs.str(&c.cacheMaxLag, "patient-cache-max-lag", "300ms", "the cache answers only while it has read every change notification published longer ago than this")
+	fs.str(&c.batchWait, "batch-wait", "100ms", "how long the indexer gathers events after a batch's first: longer means fewer, larger inserts (less merging) and later search visibility")
+	fs.str(&c.searchNice, "search-nice", "10", "nice value (-20..19) of ClickHouse's threads for searches; above 0 the indexer's inserts and merges come first (needs CAP_SYS_NICE on the server)")
 	fs.str(&c.cacheMaxAge, "patient-cache-max-age", "5m", "an entry is dropped after this long even without a notification: the bound on staleness from a write nobody announced")
 }
 
@@ -218,7 +222,13 @@ func serve(ctx context.Context, log *slog.Logger, cfg serveConfig, ready func())
 		metricsLis.Close()
 		return err
 	}
-	sopts := strategy.Options{Database: cfg.clickhouse.database, Cluster: cfg.clickhouse.cluster, TokenKey: []byte(cfg.tokenKey)}
+	nice, err := strconv.Atoi(cfg.searchNice)
+	if err != nil {
+		grpcLis.Close()
+		metricsLis.Close()
+		return fmt.Errorf("--search-nice %q: want a number from -20 to 19", cfg.searchNice)
+	}
+	sopts := strategy.Options{Database: cfg.clickhouse.database, Cluster: cfg.clickhouse.cluster, TokenKey: []byte(cfg.tokenKey), Nice: nice}
 	if pc != nil {
 		sopts.Cache = pc
 	}
@@ -332,8 +342,12 @@ func serve(ctx context.Context, log *slog.Logger, cfg serveConfig, ready func())
 	indexerDone := make(chan error, 1)
 	switch cfg.indexer {
 	case "on":
+		wait, err := time.ParseDuration(cfg.batchWait)
+		if err != nil || wait <= 0 || wait > 10*time.Second {
+			return fmt.Errorf("--batch-wait %q: want a duration from 1ms to 10s, such as 100ms", cfg.batchWait)
+		}
 		ix, err := index.New(index.Config{
-			Brokers: []string{cfg.kafka}, Topic: cfg.topics.source, GroupID: cfg.group,
+			Brokers: []string{cfg.kafka}, Topic: cfg.topics.source, GroupID: cfg.group, BatchWait: wait,
 			DeadLetterTopic: cfg.topics.deadLetter, ChangesTopic: cfg.topics.changes,
 			Database: cfg.clickhouse.database, TLS: kafkaTLS, SASL: kafkaSASL,
 		}, log.With("component", "indexer"), conn, reg, index.NewMetrics(promReg))

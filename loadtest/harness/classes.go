@@ -20,6 +20,15 @@ func skewed(r *rand.Rand, n int) int64 {
 	return int64(1 + int(float64(n)*u*u))
 }
 
+// chartSession are one chart's searches, in order.
+var chartSession = []string{
+	"",
+	"doc_type = 'therapist_exam'",
+	"doc_type = 'lab_result'",
+	"icd10 IN ('I10', 'E11.9', 'J06.9', 'I25.1')",
+	"",
+}
+
 // Classes are the query classes of baselines.md over data shaped like d.
 func Classes(d Data) []Class {
 	return []Class{
@@ -31,6 +40,21 @@ func Classes(d Data) []Class {
 			p := skewed(r, d.Patients)
 			return Query{PatientID: &p, Limit: 100,
 				Filter: "doc_type = 'therapist_exam' AND icd10 IN ('I10', 'E11.9', 'J06.9', 'I25.1') AND NOT status = 'cancelled'"}
+		}},
+		{Name: "Q6 chart session: 5 searches per patient", Session: func() func(r *rand.Rand) Query {
+			// A clinician opens a chart, narrows it three ways, and
+			// comes back to the whole list; then the next patient.
+			var p int64
+			step := 0
+			return func(r *rand.Rand) Query {
+				if step%len(chartSession) == 0 {
+					p = skewed(r, d.Patients)
+				}
+				f := chartSession[step%len(chartSession)]
+				step++
+				pp := p
+				return Query{PatientID: &pp, Limit: 100, Filter: f}
+			}
 		}},
 		{Name: "Q3 clinic + doc_type + last month", Next: func(r *rand.Rand) Query {
 			return Query{Limit: 100, Filter: fmt.Sprintf("organization_id = %d AND doc_type = 'sick_leave' AND created_at >= '%s'",

@@ -50,12 +50,14 @@ type FreshnessConfig struct {
 	// would cap the rate at one over the broker's round trip.
 	Publishers int
 	// ProbeFraction is the share of changes timed, drawn at random as each is
-	// published; zero means about ten a second (min(1, 10/Rate)). Timing
-	// every change of a fast stream would load the service more than the
-	// searches being measured; a random draw keeps the sample unbiased.
+	// published; zero means about two a second (min(1, 2/Rate)). Each probe
+	// searches every PollEvery until it sees its change, so probes are
+	// search load of their own: ten a second polling every 10 ms offered
+	// more searches than the 8 clients being measured, and halved their
+	// throughput. A random draw keeps the sample unbiased.
 	ProbeFraction float64
 	// PollEvery is the wait between two checks of one change; zero means
-	// 10 ms. With a check's round trip it bounds the latencies' resolution.
+	// 25 ms. With a check's round trip it bounds the latencies' resolution.
 	PollEvery time.Duration
 	// Timeout is how long a change may take to become visible before it
 	// counts as lost; zero means 30 s.
@@ -69,10 +71,10 @@ type FreshnessConfig struct {
 
 func (c FreshnessConfig) withDefaults() FreshnessConfig {
 	if c.ProbeFraction == 0 && c.Rate > 0 {
-		c.ProbeFraction = min(1, 10/c.Rate)
+		c.ProbeFraction = min(1, 2/c.Rate)
 	}
 	if c.PollEvery == 0 {
-		c.PollEvery = 10 * time.Millisecond
+		c.PollEvery = 25 * time.Millisecond
 	}
 	if c.Timeout == 0 {
 		c.Timeout = 30 * time.Second

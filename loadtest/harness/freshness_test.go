@@ -202,7 +202,7 @@ func TestFreshnessConfig(t *testing.T) {
 			t.Errorf("%+v accepted", c)
 		}
 	}
-	if c := (FreshnessConfig{Rate: 50}).withDefaults(); c.ProbeFraction != 0.2 || c.PollEvery != 10*time.Millisecond || c.Timeout != 30*time.Second || c.Publishers != 8 {
+	if c := (FreshnessConfig{Rate: 50}).withDefaults(); c.ProbeFraction != 0.04 || c.PollEvery != 25*time.Millisecond || c.Timeout != 30*time.Second || c.Publishers != 8 {
 		t.Fatalf("defaults %+v", c)
 	}
 }

@@ -34,6 +34,9 @@ type Query struct {
 type Class struct {
 	Name string
 	Next func(r *rand.Rand) Query
+	// Session, when set, replaces Next with one per client, for classes
+	// whose queries follow each other (a chart's searches).
+	Session func() func(r *rand.Rand) Query
 }
 
 // Worker runs queries one at a time; each benchmark goroutine has its own.
@@ -97,11 +100,15 @@ func Run(ctx context.Context, t Target, c Class, concurrency int, d time.Duratio
 		go func() {
 			defer wg.Done()
 			rnd := rand.New(rand.NewPCG(seed, uint64(i)))
+			next := c.Next
+			if c.Session != nil {
+				next = c.Session()
+			}
 			var mine []time.Duration
 			var n, errs, rows int
 			var first string
 			for time.Now().Before(stop) && ctx.Err() == nil {
-				q := c.Next(rnd)
+				q := next(rnd)
 				t0 := time.Now()
 				got, err := w.Search(ctx, q)
 				mine = append(mine, time.Since(t0))

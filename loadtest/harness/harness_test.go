@@ -55,11 +55,49 @@ func TestQuantile(t *testing.T) {
 func TestClassesDrawValidQueries(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for _, c := range Classes(Data{Patients: 500, Clinics: 200, Authors: 5000, End: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}) {
+		next := c.Next
+		if c.Session != nil {
+			next = c.Session()
+		}
 		for range 100 {
-			q := c.Next(r)
+			q := next(r)
 			if q.Limit != 100 || q.PatientID != nil && (*q.PatientID < 1 || *q.PatientID > 500) {
 				t.Fatalf("%s drew %+v", c.Name, q)
 			}
 		}
+	}
+}
+
+// A chart session asks one patient's searches in order, then moves on; each
+// client has its own session.
+func TestChartSessionKeepsItsPatient(t *testing.T) {
+	var session Class
+	for _, c := range Classes(Data{Patients: 100000, Clinics: 200, Authors: 5000}) {
+		if c.Session != nil {
+			session = c
+		}
+	}
+	if session.Session == nil {
+		t.Fatal("no session class")
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	a, b := session.Session(), session.Session()
+	patients := map[int64]bool{}
+	for range 4 {
+		var first int64
+		for i, f := range chartSession {
+			q := a(r)
+			if i == 0 {
+				first = *q.PatientID
+				b(r) // another client's session does not move this one
+			}
+			if *q.PatientID != first || q.Filter != f {
+				t.Fatalf("step %d: patient %d filter %q, want %d %q", i, *q.PatientID, q.Filter, first, f)
+			}
+		}
+		patients[first] = true
+	}
+	if len(patients) < 2 {
+		t.Fatalf("four sessions, patients %v", patients)
 	}
 }
