@@ -37,9 +37,11 @@ vet:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
 
+# .ci/gotest reruns once a package whose embedded ClickHouse died under it (and
+# only such a package), printing the crash; any other failure fails.
 test: setup vet lint
-	$(GO) test -race -count=1 -timeout 30m ./...
-	DOCSEARCH_TEST_CLUSTER=2 $(GO) test -race -count=1 -timeout 30m -skip '$(CLUSTER_SKIP)' $(CLUSTER_PACKAGES)
+	.ci/gotest -race -count=1 -timeout 30m -- ./...
+	DOCSEARCH_TEST_CLUSTER=2 .ci/gotest -race -count=1 -timeout 30m -skip '$(CLUSTER_SKIP)' -- $(CLUSTER_PACKAGES)
 
 # The schema, search, indexer and stack tests again on a two-shard local cluster
 # of embedded servers, test bodies unchanged (about 4 min). `test` skips there the

@@ -30,6 +30,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -64,6 +65,8 @@ type Env struct {
 	pgErr  error
 
 	tmp string
+	// closing: servers exiting from now on were stopped, not crashed.
+	closing atomic.Bool
 }
 
 // New returns an Env that starts nothing until a test asks.
@@ -78,6 +81,7 @@ func (e *Env) Run(m *testing.M) int {
 
 // Close stops the servers this Env started.
 func (e *Env) Close() {
+	e.closing.Store(true)
 	if e.ch != nil {
 		_ = e.ch.Stop()
 	}
@@ -139,6 +143,7 @@ func (e *Env) startClickHouse() (string, error) {
 		return "", err
 	}
 	e.ch = ch
+	e.watch(ch)
 	return ch.Addr, nil
 }
 
@@ -169,7 +174,34 @@ func (e *Env) startCluster(n string) (string, error) {
 		return "", err
 	}
 	e.cluster = c
+	for _, sv := range c.Servers {
+		e.watch(sv)
+	}
 	return c.Servers[0].Addr, nil
+}
+
+// CrashFileEnv names a file to which a server that dies during the tests
+// is reported, with the package's directory: .ci/gotest reruns a package that
+// failed only if its embedded server died under it (chDB is not a hardened
+// server; it has died now and then when a client vanished mid-query).
+const CrashFileEnv = "DOCSEARCH_TEST_CRASH_FILE"
+
+// watch reports a shared server that exits before Close.
+func (e *Env) watch(ch *stack.ClickHouse) {
+	go func() {
+		<-ch.Exited()
+		if e.closing.Load() {
+			return
+		}
+		dir, _ := os.Getwd()
+		fmt.Fprintf(os.Stderr, "stacktest: the embedded clickhouse at %s died during the tests of %s\n", ch.Addr, dir)
+		if f := os.Getenv(CrashFileEnv); f != "" {
+			if w, err := os.OpenFile(f, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
+				fmt.Fprintln(w, dir)
+				_ = w.Close()
+			}
+		}
+	}()
 }
 
 // serverLog opens DOCSEARCH_TEST_CLICKHOUSE_LOG for the servers' logs, to
