@@ -16,7 +16,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/segmentio/kafka-go"
 
-	"github.com/docsearch/docsearch/cdc"
 	"github.com/docsearch/docsearch/index"
 	"github.com/docsearch/docsearch/loadtest/gen"
 )
@@ -29,26 +28,9 @@ import (
 func TestBackfillAndRepairNotify(t *testing.T) {
 	ctx := context.Background()
 	dsn := env.Postgres(t)
-	sink, err := gen.NewPostgresSink(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := gen.DefaultConfig()
-	cfg.Seed, cfg.Documents, cfg.Patients, cfg.Clinics, cfg.Authors = 7, 80, 10, 3, 10
-	g, err := gen.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var creates []cdc.Change
-	for c := range g.Events() {
-		if c.Kind == cdc.Create {
-			creates = append(creates, c)
-		}
-	}
-	if err := sink.Write(ctx, creates); err != nil {
-		t.Fatal(err)
-	}
-	sink.Close(ctx)
+	seedPostgres(t, dsn, func(c *gen.Config) {
+		c.Seed, c.Documents, c.Patients, c.Clinics, c.Authors = 7, 80, 10, 3, 10
+	})
 	pg, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)

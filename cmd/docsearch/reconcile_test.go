@@ -39,26 +39,9 @@ func TestReconcileSurvivesPostgresOutage(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = pgs.Stop(context.Background()) })
 
-	sink, err := gen.NewPostgresSink(ctx, pgs.DSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := gen.DefaultConfig()
-	cfg.Seed, cfg.Documents, cfg.Patients, cfg.Clinics, cfg.Authors = 5, 400, 40, 5, 20
-	g, err := gen.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var creates []cdc.Change
-	for c := range g.Events() {
-		if c.Kind == cdc.Create {
-			creates = append(creates, c)
-		}
-	}
-	if err := sink.Write(ctx, creates); err != nil {
-		t.Fatal(err)
-	}
-	sink.Close(ctx)
+	seedPostgres(t, pgs.DSN, func(c *gen.Config) {
+		c.Seed, c.Documents, c.Patients, c.Clinics, c.Authors = 5, 400, 40, 5, 20
+	})
 
 	ch := env.ClickHouse(t)
 	metrics := freeAddr(t)
@@ -152,4 +135,31 @@ func metric(t *testing.T, addr, name string) float64 {
 	}
 	t.Fatalf("%s not in metrics:\n%s", name, body)
 	return 0
+}
+
+// seedPostgres writes the documents (creates only) of a small generated EMR,
+// shaped by set, into the PostgreSQL at dsn.
+func seedPostgres(t *testing.T, dsn string, set func(*gen.Config)) {
+	t.Helper()
+	ctx := context.Background()
+	sink, err := gen.NewPostgresSink(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close(ctx)
+	cfg := gen.DefaultConfig()
+	set(&cfg)
+	g, err := gen.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var creates []cdc.Change
+	for c := range g.Events() {
+		if c.Kind == cdc.Create {
+			creates = append(creates, c)
+		}
+	}
+	if err := sink.Write(ctx, creates); err != nil {
+		t.Fatal(err)
+	}
 }
