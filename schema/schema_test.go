@@ -252,3 +252,65 @@ func TestClusterEveryServerHasTheLayout(t *testing.T) {
 		}
 	}
 }
+
+// Compact leaves one part per partition of every searched table, on every
+// server of a cluster, and changes no row; a second run has nothing to do.
+func TestCompactMergesEachPartition(t *testing.T) {
+	ch := env.ClickHouse(t)
+	ctx := context.Background()
+	opts := ch.SchemaOptions()
+	if err := schema.Apply(ctx, nil, ch.Conn, opts); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 { // three inserts, three parts in each partition they touch
+		if err := ch.Conn.Exec(ctx, `INSERT INTO documents (id, patient_id, created_at, doc_type, status, organization_id, author_id, updated_at, version)
+			SELECT generateUUIDv4(number), number, toDateTime64('2021-03-01', 6) + number + ?, 'visit', 'signed', 1, 2, now64(6), 1
+			FROM numbers(20) SETTINGS distributed_foreground_insert = 1`, i*100); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count := func() uint64 {
+		var n uint64
+		if err := ch.Conn.QueryRow(ctx, "SELECT count() FROM documents FINAL").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := count()
+	local := ""
+	if ch.Cluster != "" {
+		local = "_local"
+	}
+	maxParts := func() uint64 {
+		var most uint64
+		for _, addr := range ch.Addrs {
+			var n uint64
+			if err := stacktest.Connect(t, addr, ch.Database).QueryRow(ctx, `SELECT max(c) FROM (SELECT count() AS c FROM system.parts
+				WHERE database = ? AND active AND table IN (?, ?, ?) GROUP BY table, partition_id)`,
+				ch.Database, "documents"+local, "documents_by_author"+local, "patient_periods"+local).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			most = max(most, n)
+		}
+		return most
+	}
+	if maxParts() < 2 {
+		t.Fatal("the inserts left one part per partition already: nothing to prove")
+	}
+	got, err := schema.Compact(ctx, nil, ch.Conn, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Partitions == 0 || got.Parts <= got.Partitions {
+		t.Fatalf("Compact = %+v", got)
+	}
+	if n := maxParts(); n != 1 {
+		t.Fatalf("%d parts in a partition after Compact", n)
+	}
+	if after := count(); after != before || before != 60 {
+		t.Fatalf("%d documents before, %d after", before, after)
+	}
+	if again, err := schema.Compact(ctx, nil, ch.Conn, opts); err != nil || again.Partitions != 0 {
+		t.Fatalf("second Compact = %+v, %v", again, err)
+	}
+}

@@ -171,17 +171,21 @@ func runBackfill(ctx context.Context, log *slog.Logger, args []string, out io.Wr
 	var src sourceFlags
 	src.register(fs)
 	var run, batch, snapshotRows, settle string
-	var restart bool
+	var restart, compactAfter bool
 	fs.str(&run, "run", "backfill", "run id whose progress is recorded; an interrupted run continues where it stopped")
 	fs.str(&batch, "batch", "10000", "rows read and applied at a time")
 	fs.str(&snapshotRows, "snapshot-rows", "0", "start a new snapshot after this many rows (0: one snapshot), so vacuum is not held back for hours")
 	fs.str(&settle, "settle", "5s", "wait before the pass that repairs rows raced by the live indexer (negative: skip)")
 	fs.boolean(&restart, "restart", false, "start the run over, even if it is done")
+	fs.boolean(&compactAfter, "compact", true, "once done, merge each partition of the searched tables into one part: searches read every part under FINAL (docs/schema.md)")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
+	schemaOpts, err := src.clickhouse.schemaOptions()
+	if err != nil {
+		return err
+	}
 	opts := backfill.Options{Database: src.clickhouse.database, RunID: run, Restart: restart}
-	var err error
 	if _, err = fmt.Sscan(batch, &opts.BatchSize); err != nil {
 		return fmt.Errorf("--batch: %w", err)
 	}
@@ -214,6 +218,14 @@ func runBackfill(ctx context.Context, log *slog.Logger, args []string, out io.Wr
 	}
 	fmt.Fprintf(out, "backfill %s done: %d rows (%d applied, %d already newer), %d repaired after races, snapshots %v\n",
 		p.RunID, p.Rows, p.Applied, p.Stale, p.Repaired, p.Snapshots)
+	if compactAfter {
+		start := time.Now()
+		c, err := schema.Compact(ctx, log, st.ch, schemaOpts)
+		if err != nil {
+			return fmt.Errorf("the backfill is done, but merging its parts failed (searches work, slower; run it again with --compact): %w", err)
+		}
+		fmt.Fprintf(out, "compacted %d partitions (%d parts) into one part each in %s\n", c.Partitions, c.Parts, time.Since(start).Round(time.Second))
+	}
 	for _, rj := range p.Rejected {
 		fmt.Fprintf(out, "rejected %s: %s\n", rj.ID, rj.Reason)
 	}

@@ -53,8 +53,12 @@ func TestBackfillAndRepairNotify(t *testing.T) {
 		t.Fatalf("reconcile with a missing changes topic: %v, want it refused", err)
 	}
 
-	if err := runBackfill(ctx, log, args(topic, "--settle", "-1s"), io.Discard); err != nil {
+	var out strings.Builder
+	if err := runBackfill(ctx, log, args(topic, "--settle", "-1s"), &out); err != nil {
 		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "compacted ") { // --compact is on by default
+		t.Fatalf("backfill did not compact:\n%s", out.String())
 	}
 	want := map[string]string{} // "id patient" -> op
 	for id, patient := range patients(t, pg) {
