@@ -47,14 +47,22 @@ func (f *Follower) Run(ctx context.Context) error {
 	if f.Log == nil {
 		f.Log = slog.New(slog.DiscardHandler)
 	}
+	// A missing topic or a broker down at start fails every attempt: back
+	// off to 30 s so the log gets a line per attempt, not one a second.
+	backoff := time.Second
 	for ctx.Err() == nil {
+		started := time.Now()
 		err := f.follow(ctx)
 		if ctx.Err() != nil {
 			break
 		}
+		if time.Since(started) > time.Minute {
+			backoff = time.Second
+		}
 		f.Cache.Reset()
-		f.Log.Warn("patient cache: lost the change notifications; dropped the cache and starting over", "topic", f.Topic, "err", err)
-		sleep(ctx, time.Second)
+		f.Log.Warn("patient cache: lost the change notifications; dropped the cache, starting over", "topic", f.Topic, "err", err, "retry_in", backoff)
+		sleep(ctx, backoff)
+		backoff = min(2*backoff, 30*time.Second)
 	}
 	return nil
 }
