@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -93,7 +94,13 @@ func newFixture(t testing.TB, seed uint64, n int) *fixture {
 	for _, d := range live {
 		f.docs = append(f.docs, d)
 	}
+	// In id order, so that the model and the generated filters do not depend
+	// on map order.
+	slices.SortFunc(f.docs, func(a, b eval.Document) int { return strings.Compare(a.ID, b.ID) })
 	f.types = eval.LearnTypes(f.docs)
+	// The declared types, as the service has them: learning would take
+	// whichever of bp_systolic's numbers and "high" comes first.
+	f.types["bp_systolic"] = eval.AttrType{Kind: eval.Number}
 	f.types["visit_date"] = eval.AttrType{Kind: eval.Date}
 
 	f.searcher, err = strategy.New(ch.Conn, strategy.Options{Database: ch.Database, TokenKey: []byte("e2e")}, nil)
