@@ -206,7 +206,7 @@ func TestClusterLayouts(t *testing.T) {
 			t.Errorf("Keeper cluster DDL lacks %q", want)
 		}
 	}
-	if n := strings.Count(keeper, "CREATE "); n != strings.Count(keeper, "ON CLUSTER") {
+	if n := strings.Count(keeper, "CREATE ") + strings.Count(keeper, "ALTER "); n != strings.Count(keeper, "ON CLUSTER") {
 		t.Errorf("%d statements, %d ON CLUSTER", n, strings.Count(keeper, "ON CLUSTER"))
 	}
 	for _, o := range []schema.Options{
@@ -312,5 +312,49 @@ func TestCompactMergesEachPartition(t *testing.T) {
 	}
 	if again, err := schema.Compact(ctx, nil, ch.Conn, opts); err != nil || again.Partitions != 0 {
 		t.Fatalf("second Compact = %+v, %v", again, err)
+	}
+}
+
+// In the searched tables every granule starts its own compressed block, so
+// reading a patient's few granules decompresses nothing else.
+func TestSearchedTablesWriteOneBlockPerGranule(t *testing.T) {
+	ch := env.ClickHouse(t)
+	ctx := context.Background()
+	if err := schema.Apply(ctx, nil, ch.Conn, ch.SchemaOptions()); err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.Conn.Exec(ctx, `INSERT INTO documents (id, patient_id, created_at, doc_type, status, organization_id, author_id, updated_at, attributes_raw, version)
+		SELECT generateUUIDv4(number), intDiv(number, 7), toDateTime64('2022-03-01', 6) + number, 'visit', 'signed', number % 5, number % 11, now64(6),
+			concat('{"note":"', randomPrintableASCII(100), '"}'), 1
+		FROM numbers(200000) SETTINGS distributed_foreground_insert = 1`); err != nil { // enough for wide parts, as searched
+		t.Fatal(err)
+	}
+	local := ""
+	if ch.Cluster != "" {
+		local = "_local"
+	}
+	for _, addr := range ch.Addrs {
+		conn := stacktest.Connect(t, addr, ch.Database)
+		for _, table := range []string{"documents", "documents_by_author", "documents_by_org"} {
+			var wide uint64
+			if err := conn.QueryRow(ctx, "SELECT countIf(part_type = 'Wide') FROM system.parts WHERE database = currentDatabase() AND table = ? AND active",
+				table+local).Scan(&wide); err != nil || wide == 0 {
+				t.Fatalf("%s %s: %d wide parts (%v)", addr, table, wide, err)
+			}
+			var granules, shared uint64
+			// The mark's second field is the granule's offset inside its
+			// decompressed block: zero when the granule starts a block.
+			if err := conn.QueryRow(ctx, `SELECT count(), countIf(`+"`patient_id.mark`.2 != 0 OR `created_at.mark`.2 != 0 OR `attributes_raw.mark`.2 != 0"+`)
+				FROM mergeTreeIndex(currentDatabase(), ?, with_marks = true) WHERE rows_in_granule > 0 AND part_name IN (
+				SELECT name FROM system.parts WHERE database = currentDatabase() AND table = ? AND active AND part_type = 'Wide')`, table+local, table+local).Scan(&granules, &shared); err != nil {
+				t.Fatal(err)
+			}
+			if granules < 4 {
+				t.Fatalf("%s %s: %d granules: too few to prove anything", addr, table, granules)
+			}
+			if shared != 0 {
+				t.Errorf("%s %s: %d of %d granules share a compressed block with the one before", addr, table, shared, granules)
+			}
+		}
 	}
 }
