@@ -170,7 +170,23 @@ var migrations = []Migration{
 	}},
 	{Version: 3, Name: "one compressed block per granule in the searched tables", Statements: smallBlocks(
 		"documents", "documents_by_author", "documents_by_org")},
+	{Version: 4, Name: "payload: the fields a patient page returns, in one column", Statements: []string{
+		// A patient search pays per column for each part it reads: one
+		// column instead of nine makes its page query about a third
+		// cheaper, for about a third more disk in documents. Computed by
+		// ClickHouse on insert, so writers do not change; a population
+		// table copies SELECT *, which leaves it out.
+		"ALTER TABLE {db}.documents{local}{on_cluster} ADD COLUMN IF NOT EXISTS payload String MATERIALIZED " + PayloadExpr + " CODEC(ZSTD(3))",
+		// The Distributed table names it too, so a search can select it
+		// there; shards read their stored column.
+		"{cluster_only}ALTER TABLE {db}.documents{on_cluster} ADD COLUMN IF NOT EXISTS payload String MATERIALIZED " + PayloadExpr,
+	}},
 }
+
+// PayloadExpr is what documents.payload holds: the fields a search returns
+// besides id, patient and created_at, in ClickHouse's RowBinary format, in
+// this order (strategy decodes it).
+const PayloadExpr = "formatRow('RowBinary', doc_type, status, organization_id, author_id, updated_at, attributes_raw, link_types, link_targets)"
 
 // smallBlocks makes each granule of the tables its own compressed block, so
 // a search that reads a few granules of a part decompresses only them rather

@@ -23,7 +23,7 @@ func (s *Searcher) periods(ctx context.Context, patient int64, after *cursor) ([
 		".patient_periods WHERE patient_id = {s_patient:Int64} GROUP BY period HAVING period_rows > 0 ORDER BY period DESC",
 		params:   map[string]string{"s_patient": strconv.FormatInt(patient, 10)},
 		settings: clickhouse.Settings{"optimize_skip_unused_shards": 1}}
-	ps, err := cached(ctx, s, patient, q, func(ps []period) int { return 16 * len(ps) })
+	ps, err := cached(ctx, s, patient, q, func(ps []period) int { return 16 * len(ps) }, selectAll[period])
 	if err != nil {
 		return nil, fmt.Errorf("reading patient periods: %w", err)
 	}
@@ -74,7 +74,7 @@ func (s *Searcher) patientQuery(req Request, limit int, after *cursor, ps []peri
 	params["s_patient"] = strconv.FormatInt(*req.PatientID, 10)
 	params["s_parts"] = partitionList(ps)
 	params["s_limit"] = strconv.Itoa(limit)
-	sql := "SELECT " + selectColumns + " FROM " + s.opts.Database + ".documents FINAL" +
+	sql := "SELECT " + payloadColumns + " FROM " + s.opts.Database + ".documents FINAL" +
 		" WHERE _partition_id IN {s_parts:Array(String)} AND patient_id = {s_patient:Int64}" +
 		cursorCondition(after, params) +
 		" AND (" + w.SQL + ")" +
@@ -99,7 +99,7 @@ func (s *Searcher) patient(ctx context.Context, req Request, size int, after *cu
 		if err != nil {
 			return Page{}, err
 		}
-		got, err := cached(ctx, s, *req.PatientID, q, rowsSize)
+		got, err := cached(ctx, s, *req.PatientID, q, rowsSize, patientRows(*req.PatientID))
 		if err != nil {
 			return Page{}, err
 		}
@@ -146,14 +146,13 @@ func (s *Searcher) patientPlan(ctx context.Context, req Request, size int, after
 	return plan, nil
 }
 
-// cached runs a query of one patient's search, or takes its result from the
-// cache. What it stores is shared by later callers, who must not modify it.
-// size estimates a result's bytes.
-func cached[T any](ctx context.Context, s *Searcher, patient int64, q query, size func([]T) int) ([]T, error) {
-	var out []T
+// cached runs a query of one patient's search through load, or takes its
+// result from the cache. What it stores is shared by later callers, who must
+// not modify it. size estimates a result's bytes.
+func cached[T any](ctx context.Context, s *Searcher, patient int64, q query, size func([]T) int,
+	load func(context.Context, *Searcher, query) ([]T, error)) ([]T, error) {
 	if s.opts.Cache == nil {
-		err := s.bounded(ctx, q, &out)
-		return out, err
+		return load(ctx, s, q)
 	}
 	key := q.key()
 	if v, ok := s.opts.Cache.Get(patient, key); ok {
@@ -162,11 +161,38 @@ func cached[T any](ctx context.Context, s *Searcher, patient int64, q query, siz
 		}
 	}
 	t := s.opts.Cache.Begin()
-	if err := s.bounded(ctx, q, &out); err != nil {
+	out, err := load(ctx, s, q)
+	if err != nil {
 		return nil, err
 	}
 	s.opts.Cache.Put(t, patient, key, out, size(out))
 	return out, nil
+}
+
+// selectAll reads a query's rows as they come.
+func selectAll[T any](ctx context.Context, s *Searcher, q query) ([]T, error) {
+	var out []T
+	err := s.bounded(ctx, q, &out)
+	return out, err
+}
+
+// patientRows reads a patient page's rows and unpacks their payloads.
+func patientRows(patient int64) func(context.Context, *Searcher, query) ([]row, error) {
+	return func(ctx context.Context, s *Searcher, q query) ([]row, error) {
+		var got []payloadRow
+		if err := s.bounded(ctx, q, &got); err != nil {
+			return nil, err
+		}
+		rows := make([]row, len(got))
+		for i, p := range got {
+			r, err := p.decode(patient)
+			if err != nil {
+				return nil, err
+			}
+			rows[i] = r
+		}
+		return rows, nil
+	}
 }
 
 // key identifies a query by its text and parameters (settings do not change
