@@ -39,6 +39,7 @@ func insertSettings(ctx context.Context) context.Context {
 		"input_format_try_infer_datetimes": 0,
 		"input_format_try_infer_integers":  1,
 		"distributed_foreground_insert":    1,
+		"parallel_view_processing":         1,
 	}))
 }
 
