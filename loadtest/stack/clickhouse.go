@@ -179,6 +179,25 @@ func pickPort(host string, port int) (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
+// reservedPort is a free port held open until its server is about to listen.
+type reservedPort struct {
+	port int
+	l    net.Listener
+	once sync.Once
+}
+
+// reservePort holds port on host, or a free one when it is 0.
+func reservePort(host string, port int) (*reservedPort, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+	if err != nil {
+		return nil, fmt.Errorf("port %d on %s is taken: %w", port, host, err)
+	}
+	return &reservedPort{port: l.Addr().(*net.TCPAddr).Port, l: l}, nil
+}
+
+// release lets the server take the port; a second call does nothing.
+func (r *reservedPort) release() { r.once.Do(func() { _ = r.l.Close() }) }
+
 // limitedBuffer keeps the last max bytes written; enough to explain a failed start.
 type limitedBuffer struct {
 	mu  sync.Mutex

@@ -70,20 +70,35 @@ func StartCluster(ctx context.Context, log *slog.Logger, cfg ClusterConfig) (*Cl
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	// Every port is known before any server starts: each config lists them all.
+	// Every port is known before any server starts: each config lists them
+	// all. A shard's ports stay held until that shard starts, so nothing
+	// (the earlier shards' own outgoing connections included) takes them
+	// while the earlier shards start.
 	tcp, http := make([]int, cfg.Shards), make([]int, cfg.Shards)
+	var held []*reservedPort
+	defer func() {
+		for _, r := range held {
+			r.release()
+		}
+	}()
 	for i := range cfg.Shards {
-		var err error
-		if tcp[i], err = pickPort(cfg.Host, nextPort(cfg.TCPPort, i)); err != nil {
+		t, err := reservePort(cfg.Host, nextPort(cfg.TCPPort, i))
+		if err != nil {
 			return nil, fmt.Errorf("cluster shard %d native port: %w", i+1, err)
 		}
-		if http[i], err = pickPort(cfg.Host, nextPort(cfg.HTTPPort, i)); err != nil {
+		h, err := reservePort(cfg.Host, nextPort(cfg.HTTPPort, i))
+		if err != nil {
+			t.release()
 			return nil, fmt.Errorf("cluster shard %d http port: %w", i+1, err)
 		}
+		held = append(held, t, h)
+		tcp[i], http[i] = t.port, h.port
 	}
 	conf := clusterConfigXML(cfg.Name, cfg.Host, tcp)
 	c := &Cluster{Name: cfg.Name}
 	for i := range cfg.Shards {
+		held[2*i].release()
+		held[2*i+1].release()
 		dir := filepath.Join(cfg.DataDir, "shard"+strconv.Itoa(i+1))
 		if err := ensureDir(dir); err != nil {
 			c.Stop()
