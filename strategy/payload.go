@@ -20,10 +20,11 @@ type payloadRow struct {
 
 var errTruncated = errors.New("truncated")
 
-// decode unpacks the payload, in schema.PayloadExpr's order.
+// decode unpacks the payload, in schema.PayloadExpr's order. Strings are
+// slices of the payload, not copies: a page decodes it once.
 func (p payloadRow) decode(patient int64) (row, error) {
 	r := row{ID: p.ID, PatientID: patient, CreatedAt: p.CreatedAt}
-	b := rowBinary{b: []byte(p.Payload)}
+	b := rowBinary{s: p.Payload}
 	r.DocType = b.str()
 	r.Status = b.str()
 	r.OrganizationID = b.int64()
@@ -42,8 +43,8 @@ func (p payloadRow) decode(patient int64) (row, error) {
 			r.LinkTargets[i] = b.uuid()
 		}
 	}
-	if b.err == nil && len(b.b) != 0 {
-		b.err = fmt.Errorf("%d bytes left over", len(b.b))
+	if b.err == nil && len(b.s) != 0 {
+		b.err = fmt.Errorf("%d bytes left over", len(b.s))
 	}
 	if b.err != nil {
 		return row{}, fmt.Errorf("decoding the payload of document %s: %w", p.ID, b.err)
@@ -51,59 +52,68 @@ func (p payloadRow) decode(patient int64) (row, error) {
 	return r, nil
 }
 
-// rowBinary reads values in ClickHouse's RowBinary format; the first error
-// sticks and later reads return zero values.
+// rowBinary reads values in ClickHouse's RowBinary format from a string; the
+// first error sticks and later reads return zero values.
 type rowBinary struct {
-	b   []byte
+	s   string
 	err error
 }
 
-func (r *rowBinary) take(n int) []byte {
+func (r *rowBinary) take(n int) string {
 	if r.err != nil {
-		return nil
+		return ""
 	}
-	if n < 0 || n > len(r.b) {
+	if n < 0 || n > len(r.s) {
 		r.err = errTruncated
-		return nil
+		return ""
 	}
-	v := r.b[:n]
-	r.b = r.b[n:]
+	v := r.s[:n]
+	r.s = r.s[n:]
 	return v
 }
 
+// count reads a LEB128 length; every element it counts takes a byte at
+// least, so a larger one is damage, not a reason to allocate.
 func (r *rowBinary) count() int {
 	if r.err != nil {
 		return 0
 	}
-	n, k := binary.Uvarint(r.b)
-	if k <= 0 || n > uint64(len(r.b)) { // every element takes a byte at least
-		r.err = errTruncated
-		return 0
+	var n uint64
+	for i := 0; i < len(r.s) && i < binary.MaxVarintLen64; i++ {
+		c := r.s[i]
+		n |= uint64(c&0x7f) << (7 * i)
+		if c < 0x80 {
+			if n > uint64(len(r.s)-i-1) {
+				break
+			}
+			r.s = r.s[i+1:]
+			return int(n)
+		}
 	}
-	r.b = r.b[k:]
-	return int(n)
+	r.err = errTruncated
+	return 0
 }
 
-func (r *rowBinary) str() string { return string(r.take(r.count())) }
+func (r *rowBinary) str() string { return r.take(r.count()) }
 
 func (r *rowBinary) int64() int64 {
 	v := r.take(8)
-	if v == nil {
+	if len(v) != 8 {
 		return 0
 	}
-	return int64(binary.LittleEndian.Uint64(v))
+	return int64(binary.LittleEndian.Uint64([]byte(v)))
 }
 
 // uuid reads a UUID, stored as two little-endian 64-bit halves, as its
 // canonical text.
 func (r *rowBinary) uuid() string {
 	v := r.take(16)
-	if v == nil {
+	if len(v) != 16 {
 		return ""
 	}
 	var be [16]byte
-	binary.BigEndian.PutUint64(be[:8], binary.LittleEndian.Uint64(v[:8]))
-	binary.BigEndian.PutUint64(be[8:], binary.LittleEndian.Uint64(v[8:]))
+	binary.BigEndian.PutUint64(be[:8], binary.LittleEndian.Uint64([]byte(v[:8])))
+	binary.BigEndian.PutUint64(be[8:], binary.LittleEndian.Uint64([]byte(v[8:])))
 	var out [36]byte
 	hex.Encode(out[0:8], be[0:4])
 	out[8] = '-'

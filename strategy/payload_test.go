@@ -106,6 +106,17 @@ func TestPayloadDecodeRejectsDamage(t *testing.T) {
 			t.Fatalf("payload cut to %d bytes: err = %v", n, err)
 		}
 	}
+	// The link list's length (after 6+7 bytes of strings, 24 of numbers and
+	// 8 of attributes) claiming 2^32-1 links: damage, not an allocation.
+	const links = 6 + 7 + 24 + 8
+	if p.Payload[links] != 1 {
+		t.Fatalf("byte %d is %d, not the link count 1", links, p.Payload[links])
+	}
+	huge := p
+	huge.Payload = p.Payload[:links] + "\xff\xff\xff\xff\x0f" + p.Payload[links+1:]
+	if _, err := huge.decode(9); err == nil {
+		t.Fatal("a payload claiming 2^32-1 links decoded")
+	}
 	long := p
 	long.Payload += "x"
 	if _, err := long.decode(9); err == nil {
