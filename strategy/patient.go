@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/docsearch/docsearch/query/check"
 )
 
 // period is one partition holding some of a patient's documents.
@@ -40,8 +42,26 @@ func (s *Searcher) periods(ctx context.Context, patient int64, after *cursor) ([
 	return ps, nil
 }
 
-// rounds splits periods into the newest ones that can fill a page (by their
-// row counts, an upper bound) and the rest, read only if the first fall short.
+// filteredReadFactor sizes a filtered search's first round: the newest
+// periods holding this many rows for each row the page needs. A filter keeps
+// an unknown share of the rows, and a second round costs a whole query, which
+// is more than reading a typical patient's every row at once (most have a few
+// hundred); a patient with thousands still has the older periods left for
+// later rounds.
+const filteredReadFactor = 20
+
+// firstRoundRows is how many of the patient's rows the first round should
+// hold to fill a page of need rows: with no filter every row counts.
+func firstRoundRows(f *check.Checked, need int) int {
+	if f == nil || f.Expr == nil {
+		return need
+	}
+	return need * filteredReadFactor
+}
+
+// rounds splits periods into the newest ones that hold at least need rows
+// (by their row counts, an upper bound) and the rest, read only if the first
+// fall short.
 func rounds(ps []period, need int) [][]period {
 	var sum uint64
 	for i, p := range ps {
@@ -94,7 +114,7 @@ func (s *Searcher) patient(ctx context.Context, req Request, size int, after *cu
 		return Page{}, err
 	}
 	var rows []row
-	for _, round := range rounds(ps, size+1) {
+	for _, round := range rounds(ps, firstRoundRows(req.Filter, size+1)) {
 		q, err := s.patientQuery(req, size+1-len(rows), after, round)
 		if err != nil {
 			return Page{}, err
@@ -118,7 +138,7 @@ func (s *Searcher) patientPlan(ctx context.Context, req Request, size int, after
 	if err != nil {
 		return Plan{}, err
 	}
-	rs := rounds(ps, size+1)
+	rs := rounds(ps, firstRoundRows(req.Filter, size+1))
 	plan := Plan{Strategy: "patient", Table: s.opts.Database + ".documents"}
 	for _, p := range ps {
 		plan.Partitions = append(plan.Partitions, strconv.Itoa(int(p.Period)))

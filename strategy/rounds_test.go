@@ -1,0 +1,133 @@
+package strategy
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/docsearch/docsearch/cdc"
+	"github.com/docsearch/docsearch/index"
+	"github.com/docsearch/docsearch/query/check"
+	"github.com/docsearch/docsearch/query/parser"
+	"github.com/docsearch/docsearch/schema"
+)
+
+// pageQueries counts the patient page queries a Searcher ran.
+func pageQueries(t *testing.T, reg *prometheus.Registry) int {
+	t.Helper()
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, f := range fams {
+		if f.GetName() != "docsearch_clickhouse_query_seconds" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "kind" && l.GetValue() == "patient" {
+					n += int(m.GetHistogram().GetSampleCount())
+				}
+			}
+		}
+	}
+	return n
+}
+
+// A filtered search cannot know from the periods' row counts how many rows
+// will match, so its first round reads far more than a page's worth: a
+// typical patient is read in one query, and only a patient with many rows is
+// read in rounds. Either way every page is complete and in order.
+func TestFilteredPatientSearchRounds(t *testing.T) {
+	ch := env.ClickHouse(t)
+	ctx := context.Background()
+	if err := schema.Apply(ctx, nil, ch.Conn, ch.SchemaOptions()); err != nil {
+		t.Fatal(err)
+	}
+	// Patient 1: 3 documents a year over ten years, the first of each a lab
+	// result. Patient 2: 200 a year over three years, lab results only in
+	// the oldest year.
+	var changes []cdc.Change
+	want := map[int64][]string{}
+	lsn := uint64(0)
+	add := func(patient int64, year, n int, lab bool) {
+		lsn++
+		id := fmt.Sprintf("00000000-0000-4000-8000-%06d%06d", patient, lsn)
+		at := time.Date(year, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(n) * time.Hour)
+		typ := "visit"
+		if lab {
+			typ = "lab"
+			want[patient] = append(want[patient], id)
+		}
+		changes = append(changes, cdc.Change{Kind: cdc.Create, ID: id, Version: lsn, Row: cdc.Row{
+			ID: id, PatientID: patient, DocType: typ, Status: "signed", OrganizationID: 7, AuthorID: 3, CreatedAt: at, UpdatedAt: at}})
+	}
+	for y := 2016; y <= 2025; y++ {
+		for n := range 3 {
+			add(1, y, n, n == 0)
+		}
+	}
+	for y := 2023; y <= 2025; y++ {
+		for n := range 200 {
+			add(2, y, n, y == 2023 && n%10 == 0)
+		}
+	}
+	if _, err := index.NewWriter(ch.Conn, ch.Database, nil).Apply(ctx, changes); err != nil {
+		t.Fatal(err)
+	}
+	f, err := parser.Parse("doc_type = 'lab'", parser.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	filter, err := check.Check(f, nil, check.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	s, err := New(ch.Conn, Options{Database: ch.Database, TokenKey: []byte("k"), Metrics: NewMetrics(reg)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		patient int64
+		size    int
+		queries int // page queries for the first page
+	}{
+		{1, 5, 1}, // 30 rows: fewer than 6*20, one round
+		{2, 5, 2}, // the newest year alone holds 200 >= 120 rows, and no lab result
+	} {
+		p := tc.patient
+		before := pageQueries(t, reg)
+		var got []string
+		for tok, page := "", 0; ; page++ {
+			pg, err := s.Search(ctx, Request{PatientID: &p, Filter: filter, PageSize: tc.size, PageToken: tok})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if page == 0 {
+				if n := pageQueries(t, reg) - before; n != tc.queries {
+					t.Errorf("patient %d: the first page took %d page queries, want %d", p, n, tc.queries)
+				}
+			}
+			if len(pg.Documents) != tc.size && pg.NextPageToken != "" {
+				t.Fatalf("patient %d page %d: %d documents and more to come", p, page, len(pg.Documents))
+			}
+			for _, d := range pg.Documents {
+				got = append(got, d.ID)
+			}
+			if tok = pg.NextPageToken; tok == "" {
+				break
+			}
+		}
+		w := slices.Clone(want[p])
+		slices.Reverse(w) // newest first
+		if !slices.Equal(got, w) {
+			t.Errorf("patient %d: got %v, want %v", p, got, w)
+		}
+	}
+}
