@@ -46,7 +46,7 @@ func TestClusterMoveAcrossShards(t *testing.T) {
 	// document.
 	live := func() map[string][]uint32 {
 		out := map[string][]uint32{}
-		for _, tb := range []string{"documents", "documents_by_author", "documents_by_org"} {
+		for _, tb := range []string{"documents", "documents_by_author_v2", "documents_by_org"} {
 			var rows []struct {
 				Shard uint32 `ch:"shard"`
 			}
@@ -63,7 +63,7 @@ func TestClusterMoveAcrossShards(t *testing.T) {
 	check := func(step string, want ...uint32) {
 		t.Helper()
 		got := live()
-		for _, tb := range []string{"documents", "documents_by_author", "documents_by_org"} {
+		for _, tb := range []string{"documents", "documents_by_author_v2", "documents_by_org"} {
 			if !slices.Equal(got[tb], want) {
 				t.Errorf("%s: %s has live rows on shards %v, want %v", step, tb, got[tb], want)
 			}

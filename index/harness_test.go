@@ -204,7 +204,7 @@ func (h *harness) waitFor(t testing.TB, want map[string]doc, within time.Duratio
 	deadline := time.Now().Add(within)
 	for {
 		var diff string
-		for _, tb := range []string{"documents", "documents_by_author", "documents_by_org"} {
+		for _, tb := range []string{"documents", "documents_by_author_v2", "documents_by_org"} {
 			// A read error is retried: the server may be restarting.
 			got, err := h.tryIndexed(t, h.ch.Database+"."+tb)
 			if err != nil {

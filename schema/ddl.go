@@ -181,6 +181,32 @@ var migrations = []Migration{
 		// there; shards read their stored column.
 		"{cluster_only}ALTER TABLE {db}.documents{on_cluster} ADD COLUMN IF NOT EXISTS payload String MATERIALIZED " + PayloadExpr,
 	}},
+	// An author's documents in one part instead of one per year: a search by
+	// author read every partition (its newest 100 cannot be known without
+	// them), and every indexer batch wrote a part into each year it touched.
+	// The author key orders dates within an author, so partitions pruned
+	// nothing a search needed. Years are no longer dropped here as a unit.
+	{Version: 5, Name: "documents_by_author_v2: documents by author without partitions", Statements: []string{
+		`CREATE TABLE IF NOT EXISTS {db}.documents_by_author_v2{local}{on_cluster} ` + documentColumns + `
+		ENGINE = {replicated}ReplacingMergeTree(version, is_deleted)
+		ORDER BY (author_id, created_at, id)
+		SETTINGS index_granularity = 1024, min_compress_block_size = 1024`,
+		// From here on every write reaches it; the copy brings what came
+		// before. A row both wrote and copied is the same version twice,
+		// which the table folds, so a rerun may copy again.
+		`CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.documents_by_author_v2_mv{on_cluster} TO {db}.documents_by_author_v2{local} AS
+		SELECT * FROM {db}.documents{local}`,
+		distributed("documents_by_author_v2", PatientShardingKey),
+		// Each server copies its own rows; through Keeper, one copy runs
+		// through the Distributed tables, each row on its shard before the
+		// statement returns. Skipped once the old table is gone (a rerun).
+		"-- when: SELECT count() FROM system.tables WHERE database = '{db}' AND name = 'documents_by_author{local}'\n" +
+			"INSERT INTO {db}.documents_by_author_v2{copy} SELECT * FROM {db}.documents_by_author{copy} SETTINGS distributed_foreground_insert = 1",
+		"DROP VIEW IF EXISTS {db}.documents_by_author_mv{on_cluster}",
+		"{cluster_only}DROP TABLE IF EXISTS {db}.documents_by_author{on_cluster}",
+		// Past 50 GB the table would otherwise refuse to be dropped.
+		"DROP TABLE IF EXISTS {db}.documents_by_author{local}{on_cluster} SETTINGS max_table_size_to_drop = 0",
+	}},
 }
 
 // PayloadExpr is what documents.payload holds: the fields a search returns

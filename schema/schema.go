@@ -148,7 +148,18 @@ func apply(ctx context.Context, log *slog.Logger, conn Conn, opts Options) error
 			continue
 		}
 		for _, q := range m.Statements {
+			if run, err := due(ctx, conn, q); err != nil {
+				return fmt.Errorf("applying migration %d (%s): %w", m.Version, m.Name, err)
+			} else if !run {
+				continue
+			}
 			if err := conn.Exec(ctx, q); err != nil {
+				// Another replica may have ended the condition while this
+				// step ran (it dropped what the step read): then the step
+				// was not due after all.
+				if run, cerr := due(ctx, conn, q); cerr == nil && !run {
+					continue
+				}
 				return fmt.Errorf("applying migration %d (%s): %w", m.Version, m.Name, err)
 			}
 		}
@@ -159,6 +170,28 @@ func apply(ctx context.Context, log *slog.Logger, conn Conn, opts Options) error
 		log.Info("schema migration applied", "version", m.Version, "name", m.Name)
 	}
 	return nil
+}
+
+// whenPrefix starts a statement's first line when the statement runs only
+// while a query (the rest of that line) answers a non-zero count; to anything
+// else it is a comment.
+const whenPrefix = "-- when: "
+
+// due reports whether statement q is to run now: it has no condition, or its
+// condition holds at this moment.
+func due(ctx context.Context, conn Conn, q string) (bool, error) {
+	cond, ok := strings.CutPrefix(q, whenPrefix)
+	if !ok {
+		return true, nil
+	}
+	cond, _, _ = strings.Cut(cond, "\n")
+	var n []struct {
+		N uint64 `ch:"n"`
+	}
+	if err := conn.Select(ctx, &n, "SELECT toUInt64(("+cond+")) AS n"); err != nil {
+		return false, fmt.Errorf("checking a step's condition: %w", err)
+	}
+	return len(n) == 1 && n[0].N > 0, nil
 }
 
 // Migrations lists every schema step in order, as the layout of opts runs it
@@ -182,13 +215,15 @@ func Migrations(opts Options) []Migration {
 
 // replacer fills in the statements' placeholders for the layout.
 func (o Options) replacer() *strings.Replacer {
-	local, onCluster, replicated, cluster := "", "", "", ""
+	local, onCluster, replicated, cluster, copy := "", "", "", "", ""
 	if o.Cluster != "" {
-		local, cluster = "_local", "'"+o.Cluster+"'"
+		local, cluster, copy = "_local", "'"+o.Cluster+"'", "_local"
 	}
 	if o.Keeper {
-		onCluster, replicated = " ON CLUSTER "+cluster, "Replicated"
+		// Statements run once for the cluster: data moves through the
+		// Distributed tables.
+		onCluster, replicated, copy = " ON CLUSTER "+cluster, "Replicated", ""
 	}
 	return strings.NewReplacer("{db}", o.Database, "{period}", PeriodExpr, "{local}", local,
-		"{on_cluster}", onCluster, "{replicated}", replicated, "{cluster}", cluster)
+		"{on_cluster}", onCluster, "{replicated}", replicated, "{cluster}", cluster, "{copy}", copy)
 }

@@ -2,6 +2,7 @@ package schema_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"sort"
 	"strings"
@@ -48,10 +49,10 @@ func TestApplyIsIdempotentAndConcurrent(t *testing.T) {
 	for _, tb := range tables {
 		got = append(got, tb.Name)
 	}
-	want := []string{"attributes", "audit", "document_keys", "documents", "documents_by_author", "documents_by_author_mv",
+	want := []string{"attributes", "audit", "document_keys", "documents", "documents_by_author_v2", "documents_by_author_v2_mv",
 		"documents_by_org", "documents_by_org_mv", "patient_periods", "patient_periods_mv", "schema_migrations"}
 	if ch.Cluster != "" {
-		for _, tb := range []string{"attributes", "audit", "document_keys", "documents", "documents_by_author", "documents_by_org", "patient_periods"} {
+		for _, tb := range []string{"attributes", "audit", "document_keys", "documents", "documents_by_author_v2", "documents_by_org", "patient_periods"} {
 			want = append(want, tb+"_local")
 		}
 	}
@@ -129,10 +130,10 @@ func TestVersionsThroughFinal(t *testing.T) {
 	if n := count("SELECT count() FROM documents FINAL WHERE patient_id = 2 AND author_id = 6"); n != 1 {
 		t.Errorf("new patient sees %d rows, want 1", n)
 	}
-	if n := count("SELECT count() FROM documents_by_author FINAL WHERE author_id = 5"); n != 0 {
+	if n := count("SELECT count() FROM documents_by_author_v2 FINAL WHERE author_id = 5"); n != 0 {
 		t.Errorf("old author still sees %d rows", n)
 	}
-	if n := count("SELECT count() FROM documents_by_author FINAL WHERE author_id = 6"); n != 1 {
+	if n := count("SELECT count() FROM documents_by_author_v2 FINAL WHERE author_id = 6"); n != 1 {
 		t.Errorf("new author sees %d rows, want 1", n)
 	}
 	if n := count("SELECT count() FROM documents_by_org FINAL WHERE organization_id = 77"); n != 1 {
@@ -206,7 +207,7 @@ func TestClusterLayouts(t *testing.T) {
 			t.Errorf("Keeper cluster DDL lacks %q", want)
 		}
 	}
-	if n := strings.Count(keeper, "CREATE ") + strings.Count(keeper, "ALTER "); n != strings.Count(keeper, "ON CLUSTER") {
+	if n := strings.Count(keeper, "CREATE ") + strings.Count(keeper, "ALTER ") + strings.Count(keeper, "DROP "); n != strings.Count(keeper, "ON CLUSTER") {
 		t.Errorf("%d statements, %d ON CLUSTER", n, strings.Count(keeper, "ON CLUSTER"))
 	}
 	for _, o := range []schema.Options{
@@ -241,7 +242,7 @@ func TestClusterEveryServerHasTheLayout(t *testing.T) {
 		for _, tb := range tables {
 			engines[tb.Name] = tb.Engine
 		}
-		for _, tb := range []string{"documents", "document_keys", "patient_periods", "documents_by_author", "documents_by_org", "attributes"} {
+		for _, tb := range []string{"documents", "document_keys", "patient_periods", "documents_by_author_v2", "documents_by_org", "attributes"} {
 			if engines[tb] != "Distributed" || !strings.HasSuffix(engines[tb+"_local"], "MergeTree") {
 				t.Errorf("%s: %s is %q, %s_local is %q", addr, tb, engines[tb], tb, engines[tb+"_local"])
 			}
@@ -287,7 +288,7 @@ func TestCompactMergesEachPartition(t *testing.T) {
 			var n uint64
 			if err := stacktest.Connect(t, addr, ch.Database).QueryRow(ctx, `SELECT max(c) FROM (SELECT count() AS c FROM system.parts
 				WHERE database = ? AND active AND table IN (?, ?, ?) GROUP BY table, partition_id)`,
-				ch.Database, "documents"+local, "documents_by_author"+local, "patient_periods"+local).Scan(&n); err != nil {
+				ch.Database, "documents"+local, "documents_by_author_v2"+local, "patient_periods"+local).Scan(&n); err != nil {
 				t.Fatal(err)
 			}
 			most = max(most, n)
@@ -335,7 +336,7 @@ func TestSearchedTablesWriteOneBlockPerGranule(t *testing.T) {
 	}
 	for _, addr := range ch.Addrs {
 		conn := stacktest.Connect(t, addr, ch.Database)
-		for _, table := range []string{"documents", "documents_by_author", "documents_by_org"} {
+		for _, table := range []string{"documents", "documents_by_author_v2", "documents_by_org"} {
 			var wide uint64
 			if err := conn.QueryRow(ctx, "SELECT countIf(part_type = 'Wide') FROM system.parts WHERE database = currentDatabase() AND table = ? AND active",
 				table+local).Scan(&wide); err != nil || wide == 0 {
@@ -357,4 +358,104 @@ func TestSearchedTablesWriteOneBlockPerGranule(t *testing.T) {
 			}
 		}
 	}
+}
+
+// Migration 5 moves documents_by_author's rows, every version and deletion
+// included, into documents_by_author_v2, which has no partitions, and drops
+// the old table and its view; writes after it reach the new table, and a
+// rerun of the migration (a crash before it was recorded) changes nothing.
+func TestAuthorTableMovesWithEveryRow(t *testing.T) {
+	ch := env.ClickHouseNoSchema(t)
+	ctx := clickhouse.Context(context.Background(), clickhouse.WithSettings(clickhouse.Settings{"distributed_foreground_insert": 1}))
+	opts := ch.SchemaOptions()
+	// The schema as it was before migration 5, on every server.
+	for _, addr := range ch.Addrs {
+		conn := stacktest.Connect(t, addr, ch.Database)
+		for _, m := range schema.Migrations(opts)[:4] {
+			for _, q := range m.Statements {
+				if err := conn.Exec(ctx, q); err != nil {
+					t.Fatalf("%s: %v", addr, err)
+				}
+			}
+		}
+	}
+	insert := func(id string, patient, author int64, version uint64, deleted uint8) {
+		t.Helper()
+		at := time.Date(2016+int(patient%9), 3, 1, 10, 0, 0, 0, time.UTC)
+		if err := ch.Conn.Exec(ctx, `INSERT INTO documents (id, patient_id, created_at, doc_type, status,
+			organization_id, author_id, updated_at, attributes, version, is_deleted)
+			VALUES (?, ?, ?, 'lab_result', 'signed', 77, ?, ?, '{}', ?, ?)`,
+			id, patient, at, author, at, version, deleted); err != nil {
+			t.Fatal(err)
+		}
+	}
+	id := func(n int) string { return fmt.Sprintf("6f1c7d0e-2b1a-4c55-9a7e-%012d", n) }
+	for n := range 40 { // authors 1-4, patients over nine years and both shards
+		insert(id(n), int64(n), int64(1+n%4), schema.VersionLive(10), 0)
+	}
+	// Document 0 moves from author 1 to author 9: a deletion at the old key.
+	insert(id(0), 0, 1, schema.VersionMoved(20), 1)
+	insert(id(0), 0, 9, schema.VersionLive(20), 0)
+
+	byAuthor := func() map[int64]uint64 {
+		t.Helper()
+		var rows []struct {
+			Author int64  `ch:"author_id"`
+			N      uint64 `ch:"n"`
+		}
+		if err := ch.Conn.Select(ctx, &rows, "SELECT author_id, count() AS n FROM documents_by_author_v2 FINAL GROUP BY author_id ORDER BY author_id"); err != nil {
+			t.Fatal(err)
+		}
+		out := map[int64]uint64{}
+		for _, r := range rows {
+			out[r.Author] = r.N
+		}
+		return out
+	}
+	check := func(want string) {
+		t.Helper()
+		if got := fmt.Sprint(byAuthor()); got != want {
+			t.Errorf("rows by author = %s, want %s", got, want)
+		}
+		for _, addr := range ch.Addrs {
+			conn := stacktest.Connect(t, addr, ch.Database)
+			var tables []struct {
+				Name string `ch:"name"`
+				Key  string `ch:"partition_key"`
+			}
+			if err := conn.Select(ctx, &tables, "SELECT name, partition_key FROM system.tables WHERE database = ? AND name LIKE 'documents_by_author%' ORDER BY name", ch.Database); err != nil {
+				t.Fatal(err)
+			}
+			local := ""
+			if ch.Cluster != "" {
+				local = "_local"
+			}
+			want := "[{documents_by_author_v2 } {documents_by_author_v2_mv }]"
+			if local != "" {
+				want = "[{documents_by_author_v2 } {documents_by_author_v2_local } {documents_by_author_v2_mv }]"
+			}
+			if got := fmt.Sprint(tables); got != want {
+				t.Errorf("%s: tables %s, want %s (none partitioned, the old ones gone)", addr, got, want)
+			}
+		}
+	}
+	if err := schema.Apply(ctx, nil, ch.Conn, opts); err != nil {
+		t.Fatal(err)
+	}
+	check("map[1:9 2:10 3:10 4:10 9:1]")
+
+	insert(id(100), 3, 4, schema.VersionLive(30), 0) // written after the move
+	check("map[1:9 2:10 3:10 4:11 9:1]")
+
+	// As if the process died after the migration's steps but before it was
+	// recorded: the rerun finds the old table gone and copies nothing.
+	for _, addr := range ch.Addrs {
+		if err := stacktest.Connect(t, addr, ch.Database).Exec(ctx, "DELETE FROM schema_migrations WHERE version = 5"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := schema.Apply(ctx, nil, ch.Conn, opts); err != nil {
+		t.Fatalf("rerun: %v", err)
+	}
+	check("map[1:9 2:10 3:10 4:11 9:1]")
 }

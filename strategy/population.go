@@ -48,7 +48,7 @@ func (s *Searcher) populationPlan(req Request, size int, after *cursor) (Plan, q
 	}
 	switch {
 	case fixes(req.Filter, "author_id"):
-		plan.Strategy, plan.Table = "population_by_author", s.opts.Database+".documents_by_author"
+		plan.Strategy, plan.Table = "population_by_author", s.opts.Database+".documents_by_author_v2"
 		plan.Notes = append(plan.Notes, "the filter fixes author_id: the by-author table, ordered (author_id, created_at, id), is read newest first")
 	case fixes(req.Filter, "organization_id"):
 		plan.Strategy, plan.Table = "population_by_org", s.opts.Database+".documents_by_org"

@@ -386,7 +386,7 @@ func TestFiltersOnClickHouse(t *testing.T) {
 			for _, tc := range dbCases {
 				t.Run(tc.filter, func(t *testing.T) {
 					e := mustCompile(t, tc.filter)
-					for _, table := range []string{"documents", "documents_by_author", "documents_by_org"} {
+					for _, table := range []string{"documents", "documents_by_author_v2", "documents_by_org"} {
 						if got := matching(t, ch, table, e); !slices.Equal(got, tc.want) {
 							t.Errorf("%s: %q matches %v, want %v\nSQL: %s\nparams: %q", table, tc.filter, got, tc.want, e.SQL, e.Params)
 						}

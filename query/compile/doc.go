@@ -1,6 +1,6 @@
 // Package compile turns a checked filter (package check) into a boolean
 // ClickHouse expression over the columns of the documents table and its
-// copies (documents_by_author, documents_by_org), with every literal passed
+// copies (documents_by_author_v2, documents_by_org), with every literal passed
 // as a server-side query parameter: no text of the filter is ever spliced
 // into the SQL. Attribute names do appear, as backquoted JSON paths, and only
 // when they are plain identifiers.
