@@ -215,15 +215,15 @@ func Migrations(opts Options) []Migration {
 
 // replacer fills in the statements' placeholders for the layout.
 func (o Options) replacer() *strings.Replacer {
-	local, onCluster, replicated, cluster, copy := "", "", "", "", ""
+	local, onCluster, replicated, cluster, copyFrom := "", "", "", "", ""
 	if o.Cluster != "" {
-		local, cluster, copy = "_local", "'"+o.Cluster+"'", "_local"
+		local, cluster, copyFrom = "_local", "'"+o.Cluster+"'", "_local"
 	}
 	if o.Keeper {
 		// Statements run once for the cluster: data moves through the
 		// Distributed tables.
-		onCluster, replicated, copy = " ON CLUSTER "+cluster, "Replicated", ""
+		onCluster, replicated, copyFrom = " ON CLUSTER "+cluster, "Replicated", ""
 	}
 	return strings.NewReplacer("{db}", o.Database, "{period}", PeriodExpr, "{local}", local,
-		"{on_cluster}", onCluster, "{replicated}", replicated, "{cluster}", cluster, "{copy}", copy)
+		"{on_cluster}", onCluster, "{replicated}", replicated, "{cluster}", cluster, "{copy}", copyFrom)
 }

@@ -188,6 +188,8 @@ func TestClusterLayouts(t *testing.T) {
 		"ENGINE = Distributed('c1', db, attributes_local, cityHash64(name))",
 		"CREATE MATERIALIZED VIEW IF NOT EXISTS db.patient_periods_mv TO db.patient_periods_local AS",
 		"SELECT * FROM db.documents_local",
+		// Each server copies its own rows.
+		"INSERT INTO db.documents_by_author_v2_local SELECT * FROM db.documents_by_author_local SETTINGS",
 	} {
 		if !strings.Contains(plain, want) {
 			t.Errorf("cluster DDL lacks %q", want)
@@ -202,6 +204,8 @@ func TestClusterLayouts(t *testing.T) {
 		"ENGINE = ReplicatedSummingMergeTree(rows)",
 		"CREATE MATERIALIZED VIEW IF NOT EXISTS db.documents_by_org_mv ON CLUSTER 'c1' TO db.documents_by_org_local AS",
 		"CREATE TABLE IF NOT EXISTS db.documents ON CLUSTER 'c1' AS db.documents_local",
+		// One copy for the cluster, through the Distributed tables.
+		"INSERT INTO db.documents_by_author_v2 SELECT * FROM db.documents_by_author SETTINGS",
 	} {
 		if !strings.Contains(keeper, want) {
 			t.Errorf("Keeper cluster DDL lacks %q", want)
