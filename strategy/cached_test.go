@@ -16,7 +16,11 @@ import (
 )
 
 // queries counts the ClickHouse queries a Searcher ran, from its metrics.
-func queries(t *testing.T, reg *prometheus.Registry) int {
+func queries(t *testing.T, reg *prometheus.Registry) int { return queriesOf(t, reg, "") }
+
+// queriesOf counts the queries of one kind (periods, patient, ...); "" counts
+// them all.
+func queriesOf(t *testing.T, reg *prometheus.Registry, kind string) int {
 	t.Helper()
 	fams, err := reg.Gather()
 	if err != nil {
@@ -28,7 +32,11 @@ func queries(t *testing.T, reg *prometheus.Registry) int {
 			continue
 		}
 		for _, m := range f.GetMetric() {
-			n += int(m.GetHistogram().GetSampleCount())
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "kind" && (kind == "" || l.GetValue() == kind) {
+					n += int(m.GetHistogram().GetSampleCount())
+				}
+			}
 		}
 	}
 	return n

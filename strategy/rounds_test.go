@@ -16,29 +16,6 @@ import (
 	"github.com/docsearch/docsearch/schema"
 )
 
-// pageQueries counts the patient page queries a Searcher ran.
-func pageQueries(t *testing.T, reg *prometheus.Registry) int {
-	t.Helper()
-	fams, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, f := range fams {
-		if f.GetName() != "docsearch_clickhouse_query_seconds" {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "kind" && l.GetValue() == "patient" {
-					n += int(m.GetHistogram().GetSampleCount())
-				}
-			}
-		}
-	}
-	return n
-}
-
 // A filtered search cannot know from the periods' row counts how many rows
 // will match, so its first round reads far more than a page's worth: a
 // typical patient is read in one query, and only a patient with many rows is
@@ -102,7 +79,7 @@ func TestFilteredPatientSearchRounds(t *testing.T) {
 		{2, 5, 2}, // the newest year alone holds 200 >= 120 rows, and no lab result
 	} {
 		p := tc.patient
-		before := pageQueries(t, reg)
+		before := queriesOf(t, reg, "patient")
 		var got []string
 		for tok, page := "", 0; ; page++ {
 			pg, err := s.Search(ctx, Request{PatientID: &p, Filter: filter, PageSize: tc.size, PageToken: tok})
@@ -110,7 +87,7 @@ func TestFilteredPatientSearchRounds(t *testing.T) {
 				t.Fatal(err)
 			}
 			if page == 0 {
-				if n := pageQueries(t, reg) - before; n != tc.queries {
+				if n := queriesOf(t, reg, "patient") - before; n != tc.queries {
 					t.Errorf("patient %d: the first page took %d page queries, want %d", p, n, tc.queries)
 				}
 			}
