@@ -2,10 +2,11 @@ package strategy
 
 import (
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // payloadColumns is what a patient page reads: the sort key and the payload
@@ -111,18 +112,8 @@ func (r *rowBinary) uuid() string {
 	if len(v) != 16 {
 		return ""
 	}
-	var be [16]byte
+	var be uuid.UUID
 	binary.BigEndian.PutUint64(be[:8], binary.LittleEndian.Uint64([]byte(v[:8])))
 	binary.BigEndian.PutUint64(be[8:], binary.LittleEndian.Uint64([]byte(v[8:])))
-	var out [36]byte
-	hex.Encode(out[0:8], be[0:4])
-	out[8] = '-'
-	hex.Encode(out[9:13], be[4:6])
-	out[13] = '-'
-	hex.Encode(out[14:18], be[6:8])
-	out[18] = '-'
-	hex.Encode(out[19:23], be[8:10])
-	out[23] = '-'
-	hex.Encode(out[24:], be[10:])
-	return string(out[:])
+	return be.String()
 }
