@@ -27,6 +27,12 @@ func drawPatient(r *rand.Rand) int64 {
 	return int64(patients * u * u)
 }
 
+// drawFrom draws 1..n with the generator's skew (n*u^2), as docsearch bench does.
+func drawFrom(r *rand.Rand, n int) int64 {
+	u := r.Float64()
+	return min(1+int64(float64(n)*u*u), int64(n))
+}
+
 // period is one partition of a patient with its row count.
 type period struct {
 	ID   string
@@ -125,12 +131,17 @@ func (r run) String() string {
 	return s
 }
 
-// searcher runs one search of a run's class, as package strategy would.
+// searcher runs one search of a run's class, as package strategy would, or
+// one given statement (sql).
 type searcher struct {
 	conn    driver.Conn
 	db      string
 	r       run
 	periods map[int64][]period
+	// sql, when set, is run instead, {p:Int64} bound to a patient drawn
+	// from 1..sqlPatients with the generator's skew.
+	sql         string
+	sqlPatients int
 }
 
 func (s *searcher) query(ctx context.Context, sql string, params map[string]string, settings clickhouse.Settings) (int, error) {
@@ -148,6 +159,11 @@ func (s *searcher) query(ctx context.Context, sql string, params map[string]stri
 }
 
 func (s *searcher) search(ctx context.Context, rnd *rand.Rand) (int, error) {
+	if s.sql != "" {
+		p := drawFrom(rnd, s.sqlPatients)
+		return s.query(ctx, s.sql, map[string]string{"p": strconv.FormatInt(p, 10)},
+			clickhouse.Settings{"max_threads": 1, "do_not_merge_across_partitions_select_final": 1})
+	}
 	table := s.db + "." + s.r.Variant.Name
 	q2, q4 := attrPredicates(s.r.Pred)
 	params := map[string]string{}

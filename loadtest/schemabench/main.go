@@ -45,7 +45,10 @@ func mainErr() error {
 		stopM    = flag.Bool("stop-merges", false, "stop merges on the tables -gen creates (to measure them unmerged); -optimize starts them again")
 		sizes    = flag.Bool("sizes", false, "print parts, rows and bytes on disk per variant")
 		drop     = flag.Bool("drop", false, "drop the database at the end")
+		sqlPats  = flag.Int("patients", 5000, "with -sql: {p:Int64} is drawn from 1..patients with the generator's skew")
+		sqls     stringList
 	)
+	flag.Var(&sqls, "sql", "a statement to measure as it is, repeatable, in turn (e.g. against docsearch's own database: -addr, -db docsearch); {p:Int64} is a patient")
 	flag.Parse()
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -105,6 +108,18 @@ func mainErr() error {
 		if err := printSizes(ctx, conn, *db); err != nil {
 			return err
 		}
+	}
+	for _, q := range sqls {
+		s := &searcher{conn: conn, sql: q, sqlPatients: *sqlPats}
+		if *warm > 0 {
+			load(ctx, s, *clients, *warm, 7)
+		}
+		res := load(ctx, s, *clients, *dur, 1)
+		if res.FirstErr != nil {
+			return fmt.Errorf("-sql %q: %w", q, res.FirstErr)
+		}
+		fmt.Printf("| %.1f req/s | p50 %s | p99 %s | %.0f rows | %s |\n", res.rate(), ms(res.P50), ms(res.P99),
+			float64(res.Rows)/float64(max(res.N, 1)), q)
 	}
 	if *runs != "" {
 		fmt.Printf("\n| table | class | parts | req/s | p50 | p99 | max | rows/search | errors |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
@@ -246,3 +261,9 @@ func generate(ctx context.Context, log *slog.Logger, conn driver.Conn, db string
 	}
 	return nil
 }
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, "; ") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -54,5 +55,23 @@ func TestCodesAndDDL(t *testing.T) {
 				t.Errorf("no predicates for %s", kind)
 			}
 		}
+	}
+}
+
+// -sql's patients lie in 1..n, the low ones drawn most.
+func TestDrawFrom(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	low := 0
+	for range 10000 {
+		p := drawFrom(r, 5000)
+		if p < 1 || p > 5000 {
+			t.Fatalf("drew %d", p)
+		}
+		if p <= 500 {
+			low++
+		}
+	}
+	if low < 2800 || low > 3500 { // P(p <= n/10) = sqrt(0.1) = 0.316
+		t.Fatalf("%d of 10000 draws in the lowest tenth, want about 3160", low)
 	}
 }
