@@ -367,7 +367,8 @@ func TestSearchedTablesWriteOneBlockPerGranule(t *testing.T) {
 // Migration 5 moves documents_by_author's rows, every version and deletion
 // included, into documents_by_author_v2, which has no partitions, and drops
 // the old table and its view; writes after it reach the new table, and a
-// rerun of the migration (a crash before it was recorded) changes nothing.
+// rerun of the migration (a crash before the drop, or after it but before the
+// migration was recorded) changes nothing.
 func TestAuthorTableMovesWithEveryRow(t *testing.T) {
 	ch := env.ClickHouseNoSchema(t)
 	ctx := clickhouse.Context(context.Background(), clickhouse.WithSettings(clickhouse.Settings{"distributed_foreground_insert": 1}))
@@ -440,6 +441,19 @@ func TestAuthorTableMovesWithEveryRow(t *testing.T) {
 			}
 			if got := fmt.Sprint(tables); got != want {
 				t.Errorf("%s: tables %s, want %s (none partitioned, the old ones gone)", addr, got, want)
+			}
+		}
+	}
+	// As if a first attempt died after its copy, before the old table was
+	// dropped: Apply copies again, and the table folds the rows copied twice.
+	for _, addr := range ch.Addrs {
+		conn := stacktest.Connect(t, addr, ch.Database)
+		for _, q := range schema.Migrations(opts)[4].Statements {
+			if err := conn.Exec(ctx, q); err != nil {
+				t.Fatalf("%s: %v", addr, err)
+			}
+			if strings.Contains(q, "INSERT INTO") {
+				break
 			}
 		}
 	}
