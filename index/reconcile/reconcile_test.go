@@ -2,6 +2,7 @@ package reconcile_test
 
 import (
 	"context"
+	"fmt"
 	"github.com/prometheus/client_golang/prometheus"
 	"log/slog"
 	"os"
@@ -108,18 +109,24 @@ func (f *fixture) backfill(t *testing.T, ctx context.Context, opts backfill.Opti
 	return p
 }
 
-// currentLSN is PostgreSQL's WAL position now.
-func currentLSN(t *testing.T, pg *pgx.Conn) uint64 {
-	t.Helper()
+// reserveLSNs returns PostgreSQL's WAL position now, base, and moves the
+// position past base+n with a logical message, so that versions base+1 ..
+// base+n are below every log position read later, as the change records of
+// a committed transaction are: a repair at a fresh position must beat them.
+func reserveLSNs(ctx context.Context, pg *pgx.Conn, n int) (uint64, error) {
 	var s string
-	if err := pg.QueryRow(context.Background(), "SELECT pg_current_wal_lsn()::text").Scan(&s); err != nil {
-		t.Fatal(err)
+	if err := pg.QueryRow(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&s); err != nil {
+		return 0, err
 	}
-	lsn, err := backfill.ParseLSN(s)
+	base, err := backfill.ParseLSN(s)
 	if err != nil {
-		t.Fatal(err)
+		return 0, err
 	}
-	return lsn
+	// Transactional, so its commit flushes it and the write position moves.
+	if _, err := pg.Exec(ctx, "SELECT pg_logical_emit_message(true, 'docsearch-test', repeat('x', $1::int))", n); err != nil {
+		return 0, fmt.Errorf("advancing the WAL: %w", err)
+	}
+	return base, nil
 }
 
 // TestBackfillWhileStreaming runs a backfill while the later changes of the
@@ -133,7 +140,7 @@ func TestBackfillWhileStreaming(t *testing.T) {
 	topic := env.Topic(t, 4)
 	brokers := []string{env.KafkaAddr(t)}
 	ix, err := index.New(index.Config{Brokers: brokers, Topic: topic, GroupID: "g", DeadLetterTopic: env.Topic(t, 1),
-		Database: f.ch.Database, BatchSize: 200, BatchWait: 10 * time.Millisecond}, nil, f.ch.Conn, f.reg, nil)
+		Database: f.ch.Database, BatchSize: 200, BatchWait: 10 * time.Millisecond}, testLog(t), f.ch.Conn, f.reg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +155,8 @@ func TestBackfillWhileStreaming(t *testing.T) {
 		ix.Close()
 	}()
 
-	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: topic, Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll,
+	// A transport of its own: the shared default caches topic metadata across tests.
+	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: topic, Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll, Transport: &kafka.Transport{},
 		BatchTimeout: time.Millisecond, BatchSize: 1000}
 	defer w.Close()
 
@@ -162,7 +170,11 @@ func TestBackfillWhileStreaming(t *testing.T) {
 				t.Error(err)
 				return
 			}
-			base := currentLSN(t, f.pg)
+			base, err := reserveLSNs(ctx, f.pg, len(batch))
+			if err != nil {
+				t.Error(err)
+				return
+			}
 			msgs := make([]kafka.Message, 0, len(batch))
 			for i, c := range batch {
 				c.Version = base + uint64(i) + 1
@@ -198,11 +210,41 @@ func TestBackfillWhileStreaming(t *testing.T) {
 		time.Sleep(500 * time.Millisecond)
 	}
 	if !rep.Clean() {
+		f.dump(t, p.Snapshots, append(append(append([]string{}, rep.Missing...), rep.Extra...), rep.Stale...))
 		t.Fatalf("after backfill and stream: %d missing %v, %d extra %v, %d stale %v",
 			len(rep.Missing), rep.Missing, len(rep.Extra), rep.Extra, len(rep.Stale), rep.Stale)
 	}
 	t.Logf("reconcile of %d documents: %s", rep.PostgresRows, rep.Elapsed)
 	assertOnce(t, f)
+}
+
+// dump logs every stored row of ids, to show how a race left them.
+func (f *fixture) dump(t *testing.T, snapshots []uint64, ids []string) {
+	t.Helper()
+	t.Logf("snapshot lsns %v", snapshots)
+	for _, q := range []string{
+		"SELECT 'doc', toString(id), patient_id, created_at, doc_type, organization_id, author_id, version, is_deleted, _part FROM " + f.ch.Database + ".documents WHERE toString(id) IN ?",
+		"SELECT 'key', toString(id), patient_id, created_at, doc_type, organization_id, author_id, version, is_deleted, _part FROM " + f.ch.Database + ".document_keys WHERE toString(id) IN ?",
+	} {
+		rows, err := f.ch.Conn.Query(context.Background(), q, ids)
+		if err != nil {
+			t.Logf("dump: %v", err)
+			return
+		}
+		for rows.Next() {
+			var kind, id, dt, part string
+			var pid, org, author int64
+			var at time.Time
+			var v uint64
+			var del uint8
+			if err := rows.Scan(&kind, &id, &pid, &at, &dt, &org, &author, &v, &del, &part); err != nil {
+				t.Logf("dump: %v", err)
+				break
+			}
+			t.Logf("%s %s patient %d at %s %s org %d author %d lsn %d live %v deleted %d part %s", kind, id, pid, at.UTC().Format(time.RFC3339), dt, org, author, v>>1, v&1 == 1, del, part)
+		}
+		rows.Close()
+	}
 }
 
 // assertOnce checks that every document is in the index at one key.
