@@ -164,6 +164,11 @@ func runServe(ctx context.Context, log *slog.Logger, args []string, _ io.Writer)
 	return serve(ctx, log, cfg, nil)
 }
 
+// registryRefresh is how stale a replica's attribute registry may be: it is
+// reloaded this often, and a filter naming an unknown field reloads it when
+// older.
+const registryRefresh = time.Second
+
 // serve runs until ctx ends; ready is called once the service answers SERVING.
 func serve(ctx context.Context, log *slog.Logger, cfg serveConfig, ready func()) error {
 	readyTimeout, err := time.ParseDuration(cfg.readyTimeout)
@@ -274,7 +279,7 @@ func serve(ctx context.Context, log *slog.Logger, cfg serveConfig, ready func())
 	srv := grpc.NewServer(opts...)
 	healthpb.RegisterHealthServer(srv, healthSrv)
 	reflection.Register(srv)
-	pb.RegisterSearchServiceServer(srv, api.NewServer(searcher, reg, api.Options{}, log))
+	pb.RegisterSearchServiceServer(srv, api.NewServer(searcher, reg, api.Options{RegistryRefresh: registryRefresh}, log))
 
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(promReg, promhttp.HandlerOpts{Registry: promReg}))
@@ -331,6 +336,12 @@ func serve(ctx context.Context, log *slog.Logger, cfg serveConfig, ready func())
 			return err
 		}
 	}
+	// Other replicas widen and declare attributes too; filters must be
+	// compiled with what they wrote within the promised second.
+	regCtx, stopReg := context.WithCancel(ctx)
+	regDone := make(chan struct{})
+	go func() { reg.Follow(regCtx, registryRefresh); close(regDone) }()
+	defer func() { stopReg(); <-regDone }()
 
 	if follower != nil {
 		fctx, stopFollower := context.WithCancel(ctx)

@@ -223,26 +223,33 @@ func compatible(registered, observed Type) bool {
 func (r *Registry) Observe(ctx context.Context, seen map[string]Observed) ([]Attribute, error) {
 	r.writeMu.Lock()
 	defer r.writeMu.Unlock()
-	r.mu.RLock()
-	unknown := false
-	for name := range seen {
-		if _, ok := r.attrs[name]; !ok {
-			unknown = true
-			break
-		}
-	}
-	r.mu.RUnlock()
-	if unknown {
-		// Another replica may have declared it since this cache was loaded:
-		// a learned row written from a stale cache would replace the
-		// operator's declaration.
-		if err := r.Load(ctx); err != nil {
-			return nil, err
-		}
-	}
 	now := time.Now()
-	var changed, conflicts []Attribute
+	if changed, _ := r.plan(seen, now); len(changed) == 0 {
+		return nil, nil
+	}
+	// A write replaces whole rows: planned on a stale cache it would undo
+	// what other replicas wrote since (an operator's declaration, a
+	// widening, the conflicts they counted). Writes are rare, so reload.
+	if err := r.Load(ctx); err != nil {
+		return nil, err
+	}
+	changed, conflicts := r.plan(seen, now)
+	if len(changed) == 0 {
+		return nil, nil
+	}
+	if err := r.write(ctx, changed); err != nil {
+		return nil, err
+	}
+	for _, c := range conflicts {
+		r.log.Warn("attribute type conflict", "attribute", c.Name, "registered", c.Type, "conflict", c.LastConflict, "count", c.Conflicts)
+	}
+	return conflicts, nil
+}
+
+// plan returns the rows Observe must write for seen, and the conflicts among them.
+func (r *Registry) plan(seen map[string]Observed, now time.Time) (changed, conflicts []Attribute) {
 	r.mu.RLock()
+	defer r.mu.RUnlock()
 	for name, o := range seen {
 		a, known := r.attrs[name]
 		switch {
@@ -261,17 +268,26 @@ func (r *Registry) Observe(ctx context.Context, seen map[string]Observed) ([]Att
 			changed = append(changed, a)
 		}
 	}
-	r.mu.RUnlock()
-	if len(changed) == 0 {
-		return nil, nil
+	return changed, conflicts
+}
+
+// Follow reloads the registry about every interval until ctx ends, so that
+// a replica that does not index (or indexes other partitions) compiles
+// filters with the types the other replicas wrote: an attribute widened to
+// an array, a declaration. A failed load keeps the cache and is logged.
+func (r *Registry) Follow(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := r.LoadIfOlder(ctx, every/2); err != nil && ctx.Err() == nil {
+				r.log.Warn("reloading the attribute registry", "err", err)
+			}
+		}
 	}
-	if err := r.write(ctx, changed); err != nil {
-		return nil, err
-	}
-	for _, c := range conflicts {
-		r.log.Warn("attribute type conflict", "attribute", c.Name, "registered", c.Type, "conflict", c.LastConflict, "count", c.Conflicts)
-	}
-	return conflicts, nil
 }
 
 // Declare sets an attribute's type by an operator's word. Declaring the type

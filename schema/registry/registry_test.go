@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/docsearch/docsearch/cdc"
 	"github.com/docsearch/docsearch/loadtest/stack/stacktest"
@@ -141,5 +142,84 @@ func TestObserveKeepsAnotherReplicasDeclaration(t *testing.T) {
 	}
 	if a, _ := fresh.Lookup("discharge_at"); a.Type != registry.Date || a.Source != registry.Declared {
 		t.Fatalf("after the indexer saw it: %+v, want the declared date", a)
+	}
+}
+
+// A replica whose cache predates another replica's writes about an attribute
+// it already knows (a declaration, a widening) keeps them when it records a
+// conflict: the row it writes is planned on a fresh load.
+func TestObserveKeepsAnotherReplicasChanges(t *testing.T) {
+	a, ch := newRegistry(t)
+	ctx := context.Background()
+	if _, err := a.Observe(ctx, map[string]registry.Observed{
+		"visit_date": {Type: registry.String}, "icd10": {Type: registry.String},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	stale := registry.New(ch.Conn, ch.Database, nil)
+	if err := stale.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Declare(ctx, "visit_date", registry.Date, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Observe(ctx, map[string]registry.Observed{"icd10": {Type: registry.String, Array: true}}); err != nil {
+		t.Fatal(err)
+	}
+	conflicts, err := stale.Observe(ctx, map[string]registry.Observed{
+		"visit_date": {Type: registry.Number}, "icd10": {Type: registry.Number},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(conflicts) != 2 {
+		t.Fatalf("conflicts = %+v, want two", conflicts)
+	}
+	fresh := registry.New(ch.Conn, ch.Database, nil)
+	if err := fresh.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := fresh.Lookup("visit_date"); v.Type != registry.Date || v.Source != registry.Declared || v.Conflicts != 1 {
+		t.Errorf("visit_date = %+v, want the declared date with one conflict", v)
+	}
+	if i, _ := fresh.Lookup("icd10"); i.Type != registry.String || !i.Array || i.Conflicts != 1 {
+		t.Errorf("icd10 = %+v, want the widened array of string with one conflict", i)
+	}
+}
+
+// A replica that follows the registry sees another replica's widening and
+// declaration without naming an unknown field.
+func TestFollow(t *testing.T) {
+	writer, ch := newRegistry(t)
+	ctx := context.Background()
+	if _, err := writer.Observe(ctx, map[string]registry.Observed{"panels": {Type: registry.String}, "seen_at": {Type: registry.String}}); err != nil {
+		t.Fatal(err)
+	}
+	search := registry.New(ch.Conn, ch.Database, nil)
+	if err := search.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	fctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { search.Follow(fctx, 50*time.Millisecond); close(done) }()
+	defer func() { stop(); <-done }()
+
+	if _, err := writer.Observe(ctx, map[string]registry.Observed{"panels": {Type: registry.String, Array: true}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := writer.Declare(ctx, "seen_at", registry.Timestamp, false); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		p, _ := search.Lookup("panels")
+		s, _ := search.Lookup("seen_at")
+		if p.Array && s.Type == registry.Timestamp {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 10 s the follower still has panels %+v, seen_at %+v", p, s)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
