@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,16 +12,21 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/docsearch/docsearch/api/auth"
 	pb "github.com/docsearch/docsearch/api/docsearch/v1"
 )
 
 // searchFlags are shared by search and explain.
 type searchFlags struct {
 	addr, patient, filter, pageToken, output, timeout, pageSize string
+	// tls, apiKey and token are how the call reaches a secured service.
+	tls           clientTLS
+	apiKey, token string
 }
 
 func (f *searchFlags) register(fs flags) {
@@ -31,6 +37,9 @@ func (f *searchFlags) register(fs flags) {
 	fs.str(&f.output, "output", "table", "json or table")
 	fs.str(&f.timeout, "timeout", "30s", "deadline of the call")
 	fs.str(&f.pageSize, "page-size", "", "documents per page, 1 to 2000 (unset: 100)")
+	f.tls.register(fs, "grpc", "docsearch")
+	fs.str(&f.apiKey, "api-key", "", "API key of the caller, sent as x-api-key")
+	fs.str(&f.token, "token", "", "JWT of the caller, sent as authorization: Bearer")
 }
 
 func (f *searchFlags) parse(name string, args []string) error {
@@ -70,9 +79,9 @@ func (f *searchFlags) call(ctx context.Context, fn func(context.Context, pb.Sear
 	if err != nil {
 		return fmt.Errorf("--timeout: %w", err)
 	}
-	conn, err := grpc.NewClient(f.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := f.dial()
 	if err != nil {
-		return fmt.Errorf("connecting to %s: %w", f.addr, err)
+		return err
 	}
 	defer conn.Close()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
@@ -85,6 +94,53 @@ func (f *searchFlags) call(ctx context.Context, fn func(context.Context, pb.Sear
 	}
 	return nil
 }
+
+// dial connects as the flags say: TLS with --grpc-tls on, and the caller's
+// credential on every call. A credential never crosses the network in clear:
+// without TLS it is sent to a loopback address only, as the server accepts.
+func (f *searchFlags) dial() (*grpc.ClientConn, error) {
+	cfg, err := f.tls.config("docsearch")
+	if err != nil {
+		return nil, err
+	}
+	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+	if cfg != nil {
+		opts[0] = grpc.WithTransportCredentials(credentials.NewTLS(cfg))
+	}
+	var cred callCredential
+	switch {
+	case f.apiKey != "" && f.token != "":
+		return nil, errors.New("give --api-key or --token, not both: the server refuses two credentials")
+	case f.apiKey != "":
+		cred = callCredential{header: "x-api-key", value: f.apiKey}
+	case f.token != "":
+		cred = callCredential{header: "authorization", value: "Bearer " + f.token}
+	}
+	if cred.header != "" {
+		if cfg == nil && !auth.Loopback(f.addr) {
+			return nil, fmt.Errorf("--api-key or --token to %s would cross the network in clear: add --grpc-tls on", f.addr)
+		}
+		cred.secure = cfg != nil
+		opts = append(opts, grpc.WithPerRPCCredentials(cred))
+	}
+	conn, err := grpc.NewClient(f.addr, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to %s: %w", f.addr, err)
+	}
+	return conn, nil
+}
+
+// callCredential is one metadata credential sent with every call.
+type callCredential struct {
+	header, value string
+	secure        bool
+}
+
+func (c callCredential) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return map[string]string{c.header: c.value}, nil
+}
+
+func (c callCredential) RequireTransportSecurity() bool { return c.secure }
 
 func runSearch(ctx context.Context, _ *slog.Logger, args []string, out io.Writer) error {
 	var f searchFlags

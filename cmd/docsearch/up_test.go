@@ -67,9 +67,13 @@ func (r upRun) stop(t *testing.T) {
 	}
 }
 
-func waitServing(t *testing.T, addr string, r upRun) {
+// waitServing waits for SERVING over plaintext, or as opts say.
+func waitServing(t *testing.T, addr string, r upRun, opts ...grpc.DialOption) {
 	t.Helper()
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if len(opts) == 0 {
+		opts = []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+	}
+	conn, err := grpc.NewClient(addr, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
