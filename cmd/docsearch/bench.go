@@ -16,7 +16,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/docsearch/docsearch/loadtest/gen"
@@ -27,6 +26,7 @@ import (
 // benchConfig is what `bench` was asked to do.
 type benchConfig struct {
 	addr, pg     string
+	client       grpcClient
 	patients     int
 	concurrency  int
 	duration     time.Duration
@@ -41,6 +41,7 @@ func (c *benchConfig) parse(args []string) error {
 	fs := newFlags("bench")
 	var documents, patients, conc, dur, wait, rate, newFrac, probe string
 	fs.str(&c.addr, "addr", "127.0.0.1:7070", "docsearch gRPC address (empty skips it)")
+	c.client.register(fs)
 	fs.str(&c.pg, "pg", "", "PostgreSQL holding the same data (docsearch gen --to-postgres); empty skips the baselines")
 	fs.str(&documents, "documents", "100000", "documents the data set was generated with (sets the patient range)")
 	fs.str(&patients, "patients", "", "patients the data set was generated with (default as docsearch gen)")
@@ -113,8 +114,15 @@ func runBench(ctx context.Context, log *slog.Logger, args []string, stdout io.Wr
 		defer f.Close()
 		out = io.MultiWriter(stdout, f)
 	}
+	var dial []grpc.DialOption
+	if cfg.addr != "" {
+		var err error
+		if dial, err = cfg.client.options(cfg.addr); err != nil {
+			return err
+		}
+	}
 	if cfg.addr != "" && cfg.wait > 0 {
-		if err := waitDocsearch(ctx, log, cfg.addr, cfg.wait); err != nil {
+		if err := waitDocsearch(ctx, log, cfg.addr, dial, cfg.wait); err != nil {
 			return err
 		}
 	}
@@ -124,7 +132,7 @@ func runBench(ctx context.Context, log *slog.Logger, args []string, stdout io.Wr
 
 	var targets []harness.Target
 	if cfg.addr != "" {
-		targets = append(targets, harness.Docsearch{Addr: cfg.addr})
+		targets = append(targets, harness.Docsearch{Addr: cfg.addr, Dial: dial})
 	}
 	if cfg.pg != "" {
 		conn, err := pgx.Connect(ctx, cfg.pg)
@@ -150,7 +158,7 @@ func runBench(ctx context.Context, log *slog.Logger, args []string, stdout io.Wr
 	var run *harness.FreshnessRun
 	stopFreshness := func() error { return nil }
 	if cfg.fresh.Rate > 0 {
-		stop, r, err := startFreshness(ctx, log, cfg, data)
+		stop, r, err := startFreshness(ctx, log, cfg, dial, data)
 		if err != nil {
 			return err
 		}
@@ -216,7 +224,7 @@ func freshnessLabel(target, class string) string {
 // startFreshness starts the update stream and its timing; stop releases
 // what it opened, once, and returns the stream's failure to close (a
 // mirror that could not be written).
-func startFreshness(ctx context.Context, log *slog.Logger, cfg benchConfig, data harness.Data) (stop func() error, run *harness.FreshnessRun, err error) {
+func startFreshness(ctx context.Context, log *slog.Logger, cfg benchConfig, dial []grpc.DialOption, data harness.Data) (stop func() error, run *harness.FreshnessRun, err error) {
 	var mirror *gen.PostgresSink
 	if cfg.pg != "" {
 		if mirror, err = gen.NewPostgresSink(ctx, cfg.pg); err != nil {
@@ -228,7 +236,7 @@ func startFreshness(ctx context.Context, log *slog.Logger, cfg benchConfig, data
 			_ = mirror.Close(context.WithoutCancel(ctx))
 		}
 	}
-	ucfg := harness.UpdateStreamConfig{Addr: cfg.addr, Brokers: strings.Split(cfg.kafka, ","), Topic: cfg.topic,
+	ucfg := harness.UpdateStreamConfig{Addr: cfg.addr, Dial: dial, Brokers: strings.Split(cfg.kafka, ","), Topic: cfg.topic,
 		Data: data, NewFraction: cfg.freshNew, Seed: 7}
 	if mirror != nil {
 		ucfg.Mirror = mirror // a typed nil in the interface would not be nil
@@ -238,7 +246,7 @@ func startFreshness(ctx context.Context, log *slog.Logger, cfg benchConfig, data
 		closeMirror()
 		return nil, nil, err
 	}
-	chk, err := harness.NewSearchChecker(cfg.addr)
+	chk, err := harness.NewSearchChecker(cfg.addr, dial...)
 	if err != nil {
 		stream.Close(ctx)
 		closeMirror()
@@ -290,8 +298,8 @@ func quantile(sorted []time.Duration, q float64) time.Duration {
 
 // waitDocsearch waits up to timeout for the gRPC health service at addr to
 // say SERVING (the stack of `make bench` starts beside the data load).
-func waitDocsearch(ctx context.Context, log *slog.Logger, addr string, timeout time.Duration) error {
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+func waitDocsearch(ctx context.Context, log *slog.Logger, addr string, dial []grpc.DialOption, timeout time.Duration) error {
+	conn, err := grpc.NewClient(addr, dial...)
 	if err != nil {
 		return fmt.Errorf("connecting to docsearch: %w", err)
 	}

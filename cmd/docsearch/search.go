@@ -24,9 +24,7 @@ import (
 // searchFlags are shared by search and explain.
 type searchFlags struct {
 	addr, patient, filter, pageToken, output, timeout, pageSize string
-	// tls, apiKey and token are how the call reaches a secured service.
-	tls           clientTLS
-	apiKey, token string
+	client                                                      grpcClient
 }
 
 func (f *searchFlags) register(fs flags) {
@@ -37,9 +35,7 @@ func (f *searchFlags) register(fs flags) {
 	fs.str(&f.output, "output", "table", "json or table")
 	fs.str(&f.timeout, "timeout", "30s", "deadline of the call")
 	fs.str(&f.pageSize, "page-size", "", "documents per page, 1 to 2000 (unset: 100)")
-	f.tls.register(fs, "grpc", "docsearch")
-	fs.str(&f.apiKey, "api-key", "", "API key of the caller, sent as x-api-key")
-	fs.str(&f.token, "token", "", "JWT of the caller, sent as authorization: Bearer")
+	f.client.register(fs)
 }
 
 func (f *searchFlags) parse(name string, args []string) error {
@@ -95,11 +91,24 @@ func (f *searchFlags) call(ctx context.Context, fn func(context.Context, pb.Sear
 	return nil
 }
 
-// dial connects as the flags say: TLS with --grpc-tls on, and the caller's
-// credential on every call. A credential never crosses the network in clear:
-// without TLS it is sent to a loopback address only, as the server accepts.
-func (f *searchFlags) dial() (*grpc.ClientConn, error) {
-	cfg, err := f.tls.config("docsearch")
+// grpcClient is how a command reaches a secured service: TLS, and the
+// caller's credential on every call.
+type grpcClient struct {
+	tls           clientTLS
+	apiKey, token string
+}
+
+func (g *grpcClient) register(fs flags) {
+	g.tls.register(fs, "grpc", "docsearch")
+	fs.str(&g.apiKey, "api-key", "", "API key of the caller, sent as x-api-key")
+	fs.str(&g.token, "token", "", "JWT of the caller, sent as authorization: Bearer")
+}
+
+// options are the dial options for addr. A credential never crosses the
+// network in clear: without TLS it is sent to a loopback address only, as
+// the server accepts.
+func (g grpcClient) options(addr string) ([]grpc.DialOption, error) {
+	cfg, err := g.tls.config("docsearch")
 	if err != nil {
 		return nil, err
 	}
@@ -109,19 +118,28 @@ func (f *searchFlags) dial() (*grpc.ClientConn, error) {
 	}
 	var cred callCredential
 	switch {
-	case f.apiKey != "" && f.token != "":
+	case g.apiKey != "" && g.token != "":
 		return nil, errors.New("give --api-key or --token, not both: the server refuses two credentials")
-	case f.apiKey != "":
-		cred = callCredential{header: "x-api-key", value: f.apiKey}
-	case f.token != "":
-		cred = callCredential{header: "authorization", value: "Bearer " + f.token}
+	case g.apiKey != "":
+		cred = callCredential{header: "x-api-key", value: g.apiKey}
+	case g.token != "":
+		cred = callCredential{header: "authorization", value: "Bearer " + g.token}
 	}
 	if cred.header != "" {
-		if cfg == nil && !auth.Loopback(f.addr) {
-			return nil, fmt.Errorf("--api-key or --token to %s would cross the network in clear: add --grpc-tls on", f.addr)
+		if cfg == nil && !auth.Loopback(addr) {
+			return nil, fmt.Errorf("--api-key or --token to %s would cross the network in clear: add --grpc-tls on", addr)
 		}
 		cred.secure = cfg != nil
 		opts = append(opts, grpc.WithPerRPCCredentials(cred))
+	}
+	return opts, nil
+}
+
+// dial connects to the service the flags name.
+func (f *searchFlags) dial() (*grpc.ClientConn, error) {
+	opts, err := f.client.options(f.addr)
+	if err != nil {
+		return nil, err
 	}
 	conn, err := grpc.NewClient(f.addr, opts...)
 	if err != nil {

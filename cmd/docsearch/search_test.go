@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"log/slog"
 	"math/big"
 	"net"
 	"os"
@@ -77,7 +78,13 @@ func TestSearchCommandReachesASecuredService(t *testing.T) {
 	callers := filepath.Join(dir, "callers.json")
 	if err := os.WriteFile(callers, []byte(`{"callers": [
 		{"name": "chart", "scopes": ["search:patient"], "cert_identity": "cn:chart-cli"},
-		{"name": "ops", "scopes": ["search:patient"], "api_key_sha256": ["`+auth.HashAPIKey("ops-key")+`"]}]}`), 0o600); err != nil {
+		{"name": "ops", "scopes": ["search:population"], "api_key_sha256": ["`+auth.HashAPIKey("ops-key")+`"],
+		 "limits": {"rate": 1000000, "burst": 1000000, "max_concurrent": 64}}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The benchmark's filters name these; the database holds no document.
+	attrs := filepath.Join(dir, "attributes")
+	if err := os.WriteFile(attrs, []byte("icd10 string\nsmoker bool\nbp_systolic number\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 
@@ -88,6 +95,7 @@ func TestSearchCommandReachesASecuredService(t *testing.T) {
 		"--grpc", grpcAddr, "--metrics", freeAddr(t), "--kafka", freeAddr(t),
 		"--clickhouse", freeAddr(t), "--clickhouse-http", freeAddr(t),
 		"--tls-cert", srvCert, "--tls-key", srvKey, "--client-ca", caPath, "--callers", callers,
+		"--attributes", attrs,
 	})
 	defer r.stop(t)
 	pair, err := tls.LoadX509KeyPair(cliCert, cliKey)
@@ -119,6 +127,20 @@ func TestSearchCommandReachesASecuredService(t *testing.T) {
 	}
 	if _, err := search("--grpc-tls", "on", "--grpc-ca", caPath); err == nil {
 		t.Error("TLS without the required client certificate succeeded")
+	}
+
+	// The load test reaches it the same way; it fails when requests fail.
+	bench := func(extra ...string) (string, error) {
+		var out bytes.Buffer
+		args := append([]string{"--addr", grpcAddr, "--pg", "", "--documents", "1000", "--concurrency", "1", "--duration", "200ms", "--wait", "5s"}, extra...)
+		err := runBench(context.Background(), slog.New(slog.DiscardHandler), args, &out)
+		return out.String(), err
+	}
+	if out, err := bench(append(mtls, "--api-key", "ops-key")...); err != nil {
+		t.Errorf("bench with a client certificate and an API key: %v\n%s", err, out)
+	}
+	if _, err := bench(append(mtls, "--api-key", "wrong")...); err == nil {
+		t.Error("bench with a wrong API key succeeded")
 	}
 
 	// Refused before any connection.

@@ -18,6 +18,9 @@ import (
 type Docsearch struct {
 	// Addr is the gRPC address.
 	Addr string
+	// Dial are the connection's options (TLS, the caller's credential);
+	// none means plaintext.
+	Dial []grpc.DialOption
 }
 
 // Name is "docsearch".
@@ -25,11 +28,19 @@ func (Docsearch) Name() string { return "docsearch" }
 
 // Open connects one worker.
 func (t Docsearch) Open(context.Context) (Worker, error) {
-	conn, err := grpc.NewClient(t.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(t.Addr, dialOptions(t.Dial)...)
 	if err != nil {
 		return nil, err
 	}
 	return docsearchWorker{conn: conn, c: pb.NewSearchServiceClient(conn)}, nil
+}
+
+// dialOptions are opts, or plaintext when there are none.
+func dialOptions(opts []grpc.DialOption) []grpc.DialOption {
+	if len(opts) == 0 {
+		return []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+	}
+	return opts
 }
 
 type docsearchWorker struct {

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	pb "github.com/docsearch/docsearch/api/docsearch/v1"
@@ -28,6 +27,9 @@ type UpdateStreamConfig struct {
 	// Addr is docsearch's gRPC address; the documents updated are drawn from
 	// its patient searches, so they are documents it holds.
 	Addr string
+	// Dial are the options of the connection to docsearch; none means
+	// plaintext.
+	Dial []grpc.DialOption
 	// Brokers and Topic are where the Debezium events go; an empty Topic
 	// means gen.DefaultTopic.
 	Brokers []string
@@ -149,7 +151,7 @@ func (s *UpdateStream) mirror(ctx context.Context) {
 
 // load fills the pool with the newest documents of PoolPatients patients.
 func (s *UpdateStream) load(ctx context.Context) error {
-	conn, err := grpc.NewClient(s.cfg.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(s.cfg.Addr, dialOptions(s.cfg.Dial)...)
 	if err != nil {
 		return fmt.Errorf("connecting to docsearch: %w", err)
 	}
@@ -359,9 +361,10 @@ type SearchChecker struct {
 
 var _ Checker = (*SearchChecker)(nil)
 
-// NewSearchChecker connects to docsearch at addr.
-func NewSearchChecker(addr string) (*SearchChecker, error) {
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+// NewSearchChecker connects to docsearch at addr, in plaintext unless opts
+// say otherwise.
+func NewSearchChecker(addr string, opts ...grpc.DialOption) (*SearchChecker, error) {
+	conn, err := grpc.NewClient(addr, dialOptions(opts)...)
 	if err != nil {
 		return nil, fmt.Errorf("connecting to docsearch: %w", err)
 	}
