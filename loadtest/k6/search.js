@@ -9,7 +9,7 @@
 //   .bin/k6 run -e SCENARIOS=mix -e DOCUMENTS=10000000 -e DURATION=2m -e VUS=16 loadtest/k6/search.js
 //
 // Environment (each also read from the process environment):
-//   DOCSEARCH_ADDR  gRPC address, plaintext, with server reflection (127.0.0.1:7070)
+//   DOCSEARCH_ADDR  gRPC address, with server reflection (127.0.0.1:7070)
 //   DOCUMENTS       documents the data set was generated with (20000); sets PATIENTS
 //   PATIENTS        patients, drawn 1..PATIENTS skewed as gen does (max(100, DOCUMENTS/200))
 //   CLINICS         organization_id range 1..CLINICS (200)
@@ -20,6 +20,10 @@
 //   SCENARIOS       "classes", "mix" or "all" (all)
 //   PROFILE         "target" or "smoke" (target)
 //   AUTH_TOKEN      sent as "authorization: Bearer ..." when set
+//   API_KEY         sent as "x-api-key" when set (not with AUTH_TOKEN)
+//   TLS             "on": TLS instead of plaintext (off)
+//   TLS_CA          with TLS: CA (PEM file) of the server's certificate (the system's roots)
+//   TLS_CERT, TLS_KEY  with TLS: client certificate and key (PEM files) where mTLS is required
 //
 // See docs/k6.md for what each profile's thresholds mean and what was measured.
 
@@ -48,6 +52,28 @@ const DURATION = env('DURATION', SMOKE ? '5s' : '30s');
 const VUS = int('VUS', SMOKE ? 2 : 8);
 const SCENARIOS = env('SCENARIOS', 'all');
 const TOKEN = env('AUTH_TOKEN', '');
+const API_KEY = env('API_KEY', '');
+if (TOKEN && API_KEY) throw new Error('give AUTH_TOKEN or API_KEY, not both: the server refuses two credentials');
+const METADATA = TOKEN ? { authorization: `Bearer ${TOKEN}` } : API_KEY ? { 'x-api-key': API_KEY } : null;
+// Files are read at init, the only time open() may run.
+const TLS = tlsParams();
+
+function tlsParams() {
+  const mode = env('TLS', 'off');
+  if (mode === 'off') return null;
+  if (mode !== 'on') throw new Error(`TLS=${mode}: want on or off`);
+  const p = {};
+  const ca = env('TLS_CA', '');
+  if (ca) p.cacerts = [open(ca)];
+  const cert = env('TLS_CERT', '');
+  const key = env('TLS_KEY', '');
+  if (!cert !== !key) throw new Error('TLS_CERT and TLS_KEY go together');
+  if (cert) {
+    p.cert = open(cert);
+    p.key = open(key);
+  }
+  return p;
+}
 
 const METHOD = 'docsearch.v1.SearchService/Search';
 const errors = new Rate('errors');
@@ -144,14 +170,16 @@ let connected = false;
 
 function connect() {
   if (!connected) {
-    client.connect(ADDR, { plaintext: true, reflect: true, timeout: '10s' });
+    const params = { plaintext: !TLS, reflect: true, timeout: '10s' };
+    if (TLS) params.tls = TLS;
+    client.connect(ADDR, params);
     connected = true;
   }
 }
 
 function invoke(name, req) {
   const params = { tags: { class: name, kind: classes[name].kind }, timeout: '30s' };
-  if (TOKEN) params.metadata = { authorization: `Bearer ${TOKEN}` };
+  if (METADATA) params.metadata = METADATA;
   const res = client.invoke(METHOD, req, params);
   const ok = check(res, {
     'status is OK': (r) => r && r.status === grpc.StatusOK,
@@ -184,7 +212,7 @@ function run(name) {
 // setup fails fast when the service is unreachable or holds no documents.
 export function setup() {
   connect();
-  const res = client.invoke(METHOD, { patient_id: 1, page_size: 1 }, TOKEN ? { metadata: { authorization: `Bearer ${TOKEN}` } } : {});
+  const res = client.invoke(METHOD, { patient_id: 1, page_size: 1 }, METADATA ? { metadata: METADATA } : {});
   if (!res || res.status !== grpc.StatusOK) fail(`docsearch at ${ADDR}: ${res && res.error ? JSON.stringify(res.error) : 'no answer'}`);
   if ((res.message.documents || []).length === 0) fail(`docsearch at ${ADDR} has no documents for patient 1: load data first (docsearch gen)`);
   client.close();
