@@ -79,20 +79,14 @@ func (r *rowBinary) count() int {
 	if r.err != nil {
 		return 0
 	}
-	var n uint64
-	for i := 0; i < len(r.s) && i < binary.MaxVarintLen64; i++ {
-		c := r.s[i]
-		n |= uint64(c&0x7f) << (7 * i)
-		if c < 0x80 {
-			if n > uint64(len(r.s)-i-1) {
-				break
-			}
-			r.s = r.s[i+1:]
-			return int(n)
-		}
+	// The compiler converts without copying (go build -gcflags=-m).
+	n, k := binary.Uvarint([]byte(r.s[:min(len(r.s), binary.MaxVarintLen64)]))
+	if k <= 0 || n > uint64(len(r.s)-k) {
+		r.err = errTruncated
+		return 0
 	}
-	r.err = errTruncated
-	return 0
+	r.s = r.s[k:]
+	return int(n)
 }
 
 func (r *rowBinary) str() string { return r.take(r.count()) }

@@ -117,6 +117,12 @@ func TestPayloadDecodeRejectsDamage(t *testing.T) {
 	if _, err := huge.decode(9); err == nil {
 		t.Fatal("a payload claiming 2^32-1 links decoded")
 	}
+	// Ten bytes whose last overflows 64 bits: damage, not a small count.
+	over := p
+	over.Payload = p.Payload[:links] + "\x81\x80\x80\x80\x80\x80\x80\x80\x80\x02" + p.Payload[links+1:]
+	if _, err := over.decode(9); err == nil {
+		t.Fatal("a payload with a link count past 64 bits decoded")
+	}
 	long := p
 	long.Payload += "x"
 	if _, err := long.decode(9); err == nil {
