@@ -91,7 +91,9 @@ type Registry struct {
 	mu       sync.RWMutex
 	attrs    map[string]Attribute
 	loadedAt time.Time
-	// writeMu orders writes so updated_at versions grow.
+	// writeMu orders writes so updated_at versions grow, and orders reloads
+	// with them: a reload that read the table before a write must not
+	// replace the cache after it.
 	writeMu sync.Mutex
 }
 
@@ -116,8 +118,15 @@ type row struct {
 }
 
 // Load reads the whole registry, replacing the cache; other replicas' news
-// arrives this way.
+// arrives this way. It waits for a write of this replica in progress.
 func (r *Registry) Load(ctx context.Context) error {
+	r.writeMu.Lock()
+	defer r.writeMu.Unlock()
+	return r.load(ctx)
+}
+
+// load is Load for a caller holding writeMu.
+func (r *Registry) load(ctx context.Context) error {
 	var rows []row
 	if err := r.conn.Select(ctx, &rows, "SELECT name, type, array, source, first_seen, updated_at, conflicts, last_conflict FROM "+r.db+".attributes FINAL"); err != nil {
 		return fmt.Errorf("loading attribute registry: %w", err)
@@ -230,7 +239,7 @@ func (r *Registry) Observe(ctx context.Context, seen map[string]Observed) ([]Att
 	// A write replaces whole rows: planned on a stale cache it would undo
 	// what other replicas wrote since (an operator's declaration, a
 	// widening, the conflicts they counted). Writes are rare, so reload.
-	if err := r.Load(ctx); err != nil {
+	if err := r.load(ctx); err != nil {
 		return nil, err
 	}
 	changed, conflicts := r.plan(seen, now)

@@ -223,3 +223,40 @@ func TestFollow(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// slowConn holds a Select that read its rows for a while before returning
+// them, when the context says so: a reload overtaken by a write.
+type slowConn struct{ registry.Conn }
+
+type slowKey struct{}
+
+func (c slowConn) Select(ctx context.Context, dest any, q string, args ...any) error {
+	err := c.Conn.Select(ctx, dest, q, args...)
+	if d, ok := ctx.Value(slowKey{}).(time.Duration); ok {
+		time.Sleep(d)
+	}
+	return err
+}
+
+// A reload that read the table before a write and returns after it does not
+// replace the cache with what it read: the attribute written stays known.
+func TestLoadOvertakenByAWriteKeepsIt(t *testing.T) {
+	_, ch := newRegistry(t)
+	r := registry.New(slowConn{ch.Conn}, ch.Database, nil)
+	ctx := context.Background()
+	if err := r.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	loaded := make(chan error, 1)
+	go func() { loaded <- r.Load(context.WithValue(ctx, slowKey{}, 300*time.Millisecond)) }()
+	time.Sleep(100 * time.Millisecond) // the slow reload has read the table
+	if _, err := r.Observe(ctx, map[string]registry.Observed{"late_attr": {Type: registry.String}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-loaded; err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := r.Lookup("late_attr"); !ok {
+		t.Fatal("late_attr unknown after its write: the older reload replaced the cache")
+	}
+}
