@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -29,6 +30,7 @@ import (
 	"github.com/docsearch/docsearch/schema"
 	"github.com/docsearch/docsearch/schema/registry"
 	"github.com/docsearch/docsearch/strategy"
+	"github.com/docsearch/docsearch/strategy/cache"
 )
 
 var env = stacktest.New()
@@ -38,7 +40,11 @@ func TestMain(m *testing.M) { os.Exit(env.Run(m)) }
 // fixture is a search service over documents indexed from Debezium events,
 // and the model's truth about them.
 type fixture struct {
-	client   pb.SearchServiceClient
+	client pb.SearchServiceClient
+	// charts is a client of a service with the patient cache, whose patient
+	// searches run over charts in memory where they can.
+	charts   pb.SearchServiceClient
+	chartReg *prometheus.Registry // the metrics of charts' searcher
 	docs     []eval.Document
 	types    map[string]eval.AttrType
 	patients []int64
@@ -108,6 +114,16 @@ func newFixture(t testing.TB, seed uint64, n int) *fixture {
 		t.Fatal(err)
 	}
 	f.client = serve(t, api.NewServer(f.searcher, reg, api.Options{}, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))))
+	// The record is indexed and stays as it is: a cache in step forever.
+	pc := cache.New(cache.Options{MaxBytes: 64 << 20, MaxLag: time.Hour, MaxAge: time.Hour})
+	pc.Start()
+	pc.Synced(time.Now().Add(time.Hour))
+	f.chartReg = prometheus.NewRegistry()
+	charted, err := strategy.New(ch.Conn, strategy.Options{Database: ch.Database, TokenKey: []byte("e2e"), Cache: pc, Metrics: strategy.NewMetrics(f.chartReg)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.charts = serve(t, api.NewServer(charted, reg, api.Options{}, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))))
 	if _, err := f.client.DeclareAttribute(ctx, &pb.DeclareAttributeRequest{Name: "visit_date", Type: pb.AttributeType_ATTRIBUTE_TYPE_DATE}); err != nil {
 		t.Fatal(err)
 	}
@@ -352,6 +368,15 @@ func TestSearchAgreesWithTheSpec(t *testing.T) {
 		if strings.Join(got, ",") != strings.Join(want, ",") {
 			t.Errorf("filter %q (patient %v, page size %d):\n got  %d ids %s\n want %d ids %s", filter, deref(patient), size, len(got), head(got), len(want), head(want))
 		}
+		if patient != nil { // again, through the chart in memory
+			plain := f.client
+			f.client = f.charts
+			got, gerr = f.all(t, patient, filter, size)
+			f.client = plain
+			if gerr != nil || strings.Join(got, ",") != strings.Join(want, ",") {
+				t.Errorf("filter %q (patient %v, page size %d) with charts: %v\n got  %d ids %s\n want %d ids %s", filter, deref(patient), size, gerr, len(got), head(got), len(want), head(want))
+			}
+		}
 		if i%5 == 0 { // covers every branch of the i%4 rotation
 			ex, err := f.client.Explain(context.Background(), &pb.ExplainRequest{PatientId: patient, Filter: filter})
 			if err != nil {
@@ -368,6 +393,22 @@ func TestSearchAgreesWithTheSpec(t *testing.T) {
 		if strategies[s] == 0 {
 			t.Errorf("strategy %s never exercised: %v", s, strategies)
 		}
+	}
+	fams, err := f.chartReg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	outcomes := map[string]float64{}
+	for _, fam := range fams {
+		if fam.GetName() == "docsearch_patient_chart_searches_total" {
+			for _, m := range fam.GetMetric() {
+				outcomes[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
+			}
+		}
+	}
+	t.Logf("patient searches through charts: %v", outcomes)
+	if outcomes["answered"] < 100 {
+		t.Errorf("only %v patient searches answered from charts in memory: %v", outcomes["answered"], outcomes)
 	}
 }
 

@@ -115,7 +115,7 @@ func TestPatientSearchThroughCache(t *testing.T) {
 	}
 
 	plan, err := s.Explain(ctx, Request{PatientID: &one, PageSize: 2})
-	if err != nil || !strings.Contains(strings.Join(plan.Notes, "\n"), "cache holds this page") {
+	if err != nil || !strings.Contains(strings.Join(plan.Notes, "\n"), "ClickHouse would not be asked") {
 		t.Fatalf("Explain of a cached page: %v %v", plan.Notes, err)
 	}
 

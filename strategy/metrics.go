@@ -15,6 +15,7 @@ import (
 type Metrics struct {
 	seconds *prometheus.HistogramVec
 	rows    *prometheus.HistogramVec
+	chart   *prometheus.CounterVec
 }
 
 // NewMetrics creates the metrics and registers them with reg; nil registers nothing.
@@ -30,9 +31,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Rows ClickHouse read for one query of a search, by kind.",
 			Buckets: prometheus.ExponentialBuckets(1, 4, 16),
 		}, []string{"kind"}),
+		chart: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "docsearch_patient_chart_searches_total",
+			Help: "Patient searches that looked at the patient's chart in memory, by outcome: answered there, or sent to ClickHouse because the chart was too large (large), the filter names a date attribute (unsupported), a value was not decided exactly in memory (undecided), or a first page needed less than the chart (cold).",
+		}, []string{"outcome"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.seconds, m.rows)
+		reg.MustRegister(m.seconds, m.rows, m.chart)
 	}
 	return m
 }

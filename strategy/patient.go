@@ -20,7 +20,7 @@ type period struct {
 
 // periods lists the partitions holding the patient's documents, newest first,
 // from the patient-periods view: the only partitions a patient search reads.
-func (s *Searcher) periods(ctx context.Context, patient int64, after *cursor) ([]period, error) {
+func (s *Searcher) periods(ctx context.Context, patient int64) ([]period, error) {
 	// The parts' rows are summed here, not by GROUP BY: aggregating a few
 	// rows costs ClickHouse more than reading them (about 30 % of the query).
 	q := query{kind: "periods", sql: "SELECT period, rows AS period_rows FROM " + s.opts.Database +
@@ -31,17 +31,23 @@ func (s *Searcher) periods(ctx context.Context, patient int64, after *cursor) ([
 	if err != nil {
 		return nil, fmt.Errorf("reading patient periods: %w", err)
 	}
-	if after != nil { // periods newer than the cursor were read by earlier pages
-		y := uint16(after.CreatedAt.Year())
-		var kept []period // ps may be shared through the cache
-		for _, p := range ps {
-			if p.Period <= y {
-				kept = append(kept, p)
-			}
-		}
-		ps = kept
-	}
 	return ps, nil
+}
+
+// notAfter keeps the periods a page after the cursor may read: newer ones
+// were read by earlier pages.
+func notAfter(ps []period, after *cursor) []period {
+	if after == nil {
+		return ps
+	}
+	y := uint16(after.CreatedAt.Year())
+	var kept []period // ps may be shared through the cache
+	for _, p := range ps {
+		if p.Period <= y {
+			kept = append(kept, p)
+		}
+	}
+	return kept
 }
 
 // sumPeriods reads a patient's period rows, one per period and part, and
@@ -133,9 +139,13 @@ func (s *Searcher) patientQuery(req Request, limit int, after *cursor, ps []peri
 }
 
 func (s *Searcher) patient(ctx context.Context, req Request, size int, after *cursor) (Page, error) {
-	ps, err := s.periods(ctx, *req.PatientID, after)
+	all, err := s.periods(ctx, *req.PatientID)
 	if err != nil {
 		return Page{}, err
+	}
+	ps := notAfter(all, after)
+	if page, ok, err := s.fromChart(ctx, req, size, after, all, ps); ok || err != nil {
+		return page, err
 	}
 	var rows []row
 	for _, round := range rounds(ps, firstRoundRows(req.Filter, size+1)) {
@@ -158,10 +168,11 @@ func (s *Searcher) patient(ctx context.Context, req Request, size int, after *cu
 }
 
 func (s *Searcher) patientPlan(ctx context.Context, req Request, size int, after *cursor) (Plan, error) {
-	ps, err := s.periods(ctx, *req.PatientID, after)
+	all, err := s.periods(ctx, *req.PatientID)
 	if err != nil {
 		return Plan{}, err
 	}
+	ps := notAfter(all, after)
 	rs := rounds(ps, firstRoundRows(req.Filter, size+1))
 	plan := Plan{Strategy: "patient", Table: s.opts.Database + ".documents"}
 	for _, p := range ps {
@@ -177,7 +188,11 @@ func (s *Searcher) patientPlan(ctx context.Context, req Request, size int, after
 	}
 	plan.SQL, plan.Params = q.sql, q.params
 	plan.Notes = append(plan.Notes, fmt.Sprintf("reads only the patient's %d partition(s), newest first, by the primary key (patient_id, created_at, id)", len(ps)))
-	if s.opts.Cache != nil {
+	note, chart := s.chartNote(req, size, all, ps)
+	if note != "" {
+		plan.Notes = append(plan.Notes, note)
+	}
+	if s.opts.Cache != nil && !chart {
 		if _, ok := s.opts.Cache.Get(*req.PatientID, q.key()); ok {
 			plan.Notes = append(plan.Notes, "the patient cache holds this page now: ClickHouse would not be asked")
 		} else {

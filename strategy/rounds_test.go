@@ -131,7 +131,7 @@ func TestPeriodsSumTheParts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ps, err := s.periods(ctx, 5, nil)
+	ps, err := s.periods(ctx, 5)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -68,9 +68,13 @@ type Options struct {
 	// indexer's inserts and merges get the CPU first when both want it, so a
 	// saved document stays quick to find while searches saturate the server.
 	Nice int
-	// Cache keeps patient searches' reads (periods and pages) until the
-	// patient's documents change; nil reads ClickHouse every time.
+	// Cache keeps patient searches' reads (periods, pages and charts) until
+	// the patient's documents change; nil reads ClickHouse every time.
 	Cache PatientCache
+	// ChartRows is the most rows a patient may have for patient searches to
+	// read the patient's whole chart once into the cache and filter it in
+	// memory from then on; zero means DefaultChartRows, negative never.
+	ChartRows int
 }
 
 // PatientCache is what patient searches need of a cache; *cache.Cache is one.
@@ -111,6 +115,9 @@ func New(conn Conn, opts Options, log *slog.Logger) (*Searcher, error) {
 	}
 	if opts.MaxMemory == 0 {
 		opts.MaxMemory = 2 << 30
+	}
+	if opts.ChartRows == 0 {
+		opts.ChartRows = DefaultChartRows
 	}
 	if opts.PatientThreads == 0 {
 		opts.PatientThreads = 1

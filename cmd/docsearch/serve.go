@@ -52,6 +52,7 @@ type serveConfig struct {
 	cacheMB, cacheMaxLag  string
 	cacheMaxAge           string
 	searchNice            string
+	chartRows             string
 	batchWait             string
 }
 
@@ -120,6 +121,7 @@ func (c *serveConfig) register(fs flags) {
 	fs.str(&c.cacheMaxLag, "patient-cache-max-lag", "300ms", "the cache answers only while it has read every change notification published longer ago than this")
 	fs.str(&c.batchWait, "batch-wait", "100ms", "how long the indexer gathers events after a batch's first: longer means fewer, larger inserts (less merging) and later search visibility")
 	fs.str(&c.searchNice, "search-nice", "10", "nice value (-20..19) of ClickHouse's threads for searches; above 0 the indexer's inserts and merges come first (needs CAP_SYS_NICE on the server)")
+	fs.str(&c.chartRows, "patient-chart-rows", strconv.Itoa(strategy.DefaultChartRows), "a patient with at most this many rows has the whole chart read into the patient cache once, and later searches filter it in memory (0: never)")
 	fs.str(&c.cacheMaxAge, "patient-cache-max-age", "5m", "an entry is dropped after this long even without a notification: the bound on staleness from a write nobody announced")
 }
 
@@ -233,7 +235,17 @@ func serve(ctx context.Context, log *slog.Logger, cfg serveConfig, ready func())
 		metricsLis.Close()
 		return fmt.Errorf("--search-nice %q: want a number from -20 to 19", cfg.searchNice)
 	}
-	sopts := strategy.Options{Database: cfg.clickhouse.database, Cluster: cfg.clickhouse.cluster, TokenKey: []byte(cfg.tokenKey), Nice: nice}
+	chartRows, err := strconv.Atoi(cfg.chartRows)
+	if err != nil || chartRows < 0 {
+		grpcLis.Close()
+		metricsLis.Close()
+		return fmt.Errorf("--patient-chart-rows %q: want a number of rows, 0 for never", cfg.chartRows)
+	}
+	if chartRows == 0 {
+		chartRows = -1
+	}
+	sopts := strategy.Options{Database: cfg.clickhouse.database, Cluster: cfg.clickhouse.cluster, TokenKey: []byte(cfg.tokenKey),
+		Nice: nice, ChartRows: chartRows, Metrics: strategy.NewMetrics(promReg)}
 	if pc != nil {
 		sopts.Cache = pc
 	}

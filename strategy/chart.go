@@ -1,0 +1,174 @@
+package strategy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/docsearch/docsearch/cdc"
+	"github.com/docsearch/docsearch/query/compile"
+)
+
+// DefaultChartRows is Options.ChartRows when it is zero.
+const DefaultChartRows = 2000
+
+// chartDoc is one document of a patient's chart: the row a page returns and
+// what a filter reads of it.
+type chartDoc struct {
+	row row
+	doc compile.Doc
+}
+
+// Chart outcomes, the label of docsearch_patient_chart_searches_total.
+const (
+	chartAnswered    = "answered"    // from the chart in memory
+	chartUndecided   = "undecided"   // a value memory does not decide exactly
+	chartUnsupported = "unsupported" // the filter names a date attribute
+	chartLarge       = "large"       // more rows than ChartRows
+	chartCold        = "cold"        // a first page reads less than the chart
+)
+
+// chartQuery reads all of a patient's live documents from partitions ps, in
+// result order.
+func (s *Searcher) chartQuery(patient int64, ps []period) query {
+	q, _ := s.patientQuery(Request{PatientID: &patient}, 0, nil, ps)
+	q.kind = "chart"
+	q.sql = "SELECT " + payloadColumns + " FROM " + s.opts.Database + ".documents FINAL" +
+		" WHERE _partition_id IN {s_parts:Array(String)} AND patient_id = {s_patient:Int64}" +
+		" ORDER BY created_at DESC, toString(id) DESC"
+	delete(q.params, "s_limit")
+	return q
+}
+
+// fromChart answers a patient search from the patient's chart, its every
+// live document kept in the cache, when that is cheaper than asking
+// ClickHouse: a chart is read once for a patient and then serves every
+// filter and page until a change notification drops it. ok is false when
+// the search must go to ClickHouse instead: no cache, a patient with more
+// than ChartRows rows, a filter on a date attribute, a value that memory
+// would not compare exactly as ClickHouse does, or a first unfiltered page
+// that needs less than the whole chart while the chart is not kept yet.
+// all are the patient's periods; ps those the cursor leaves.
+func (s *Searcher) fromChart(ctx context.Context, req Request, size int, after *cursor, all, ps []period) (Page, bool, error) {
+	if s.opts.Cache == nil || s.opts.ChartRows < 0 || len(all) == 0 {
+		return Page{}, false, nil
+	}
+	patient := *req.PatientID
+	var total uint64
+	for _, p := range all {
+		total += p.Rows
+	}
+	if total > uint64(s.opts.ChartRows) {
+		s.metrics.chart.WithLabelValues(chartLarge).Inc()
+		return Page{}, false, nil
+	}
+	m, err := compile.Match(req.Filter)
+	if err != nil {
+		if errors.Is(err, compile.ErrUnsupported) {
+			s.metrics.chart.WithLabelValues(chartUnsupported).Inc()
+		}
+		return Page{}, false, nil // ClickHouse's path reports a bad tree
+	}
+	q := s.chartQuery(patient, all)
+	if _, kept := s.opts.Cache.Get(patient, q.key()); !kept && len(rounds(ps, firstRoundRows(req.Filter, size+1))) > 1 {
+		s.metrics.chart.WithLabelValues(chartCold).Inc()
+		return Page{}, false, nil
+	}
+	docs, err := cached(ctx, s, patient, q, chartSize, chartDocs(patient))
+	if err != nil {
+		return Page{}, false, fmt.Errorf("reading the patient's chart: %w", err)
+	}
+	var rows []row
+	for i := range docs {
+		d := &docs[i]
+		if after != nil && !after.before(d.row) {
+			continue
+		}
+		matched, decided := m.Match(&d.doc)
+		if !decided {
+			s.metrics.chart.WithLabelValues(chartUndecided).Inc()
+			return Page{}, false, nil
+		}
+		if matched {
+			rows = append(rows, d.row)
+			if len(rows) > size {
+				break
+			}
+		}
+	}
+	s.metrics.chart.WithLabelValues(chartAnswered).Inc()
+	page := s.finish(req, rows, size)
+	page.Strategy = "patient"
+	return page, true, nil
+}
+
+// before reports whether r comes after the cursor in result order (newest
+// first, then id descending), as cursorCondition says in SQL.
+func (c *cursor) before(r row) bool {
+	at, rat := c.CreatedAt.UnixMicro(), r.CreatedAt.UnixMicro()
+	return rat < at || rat == at && r.ID < c.ID
+}
+
+// chartDocs reads a chart's rows and parses what filters read of them.
+func chartDocs(patient int64) func(context.Context, *Searcher, query) ([]chartDoc, error) {
+	return func(ctx context.Context, s *Searcher, q query) ([]chartDoc, error) {
+		rows, err := patientRows(patient)(ctx, s, q)
+		if err != nil {
+			return nil, err
+		}
+		docs := make([]chartDoc, len(rows))
+		for i, r := range rows {
+			d := compile.Doc{ID: r.ID, PatientID: r.PatientID, OrganizationID: r.OrganizationID, AuthorID: r.AuthorID,
+				DocType: r.DocType, Status: r.Status, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+				LinkTypes: r.LinkTypes, LinkTargets: r.LinkTargets}
+			if r.AttributesRaw != "" {
+				if d.Attributes, err = cdc.ParseAttributes(r.AttributesRaw); err != nil {
+					return nil, fmt.Errorf("attributes of document %s: %w", r.ID, err)
+				}
+			}
+			docs[i] = chartDoc{row: r, doc: d}
+		}
+		return docs, nil
+	}
+}
+
+// chartSize estimates a chart's bytes: its rows, and twice their attributes'
+// text for the parsed values.
+func chartSize(docs []chartDoc) int {
+	n := 0
+	for i := range docs {
+		n += 2*len(docs[i].row.AttributesRaw) + 64*len(docs[i].doc.Attributes) + 64
+	}
+	rs := make([]row, len(docs))
+	for i := range docs {
+		rs[i] = docs[i].row
+	}
+	return n + rowsSize(rs)
+}
+
+// chartNote says what Explain's plan would do with the chart; kept is true
+// when the chart would answer without ClickHouse.
+func (s *Searcher) chartNote(req Request, size int, all, ps []period) (note string, kept bool) {
+	if s.opts.Cache == nil || s.opts.ChartRows < 0 || len(all) == 0 {
+		return "", false
+	}
+	var total uint64
+	for _, p := range all {
+		total += p.Rows
+	}
+	if total > uint64(s.opts.ChartRows) {
+		return "the patient has more than " + strconv.Itoa(s.opts.ChartRows) + " rows: searched page by page in ClickHouse, not from a chart in memory", false
+	}
+	if _, err := compile.Match(req.Filter); err != nil {
+		return "the filter names a date attribute: searched in ClickHouse, not from a chart in memory", false
+	}
+	q := s.chartQuery(*req.PatientID, all)
+	if _, kept := s.opts.Cache.Get(*req.PatientID, q.key()); kept {
+		return "the patient's chart is in memory: the filter runs there and ClickHouse would not be asked", true
+	}
+	if len(rounds(ps, firstRoundRows(req.Filter, size+1))) > 1 {
+		return "the chart is not in memory and this page needs less of it: one page is read from ClickHouse", false
+	}
+	return "the patient's chart (every live document) would be read once and kept in memory; this and later searches of the patient filter it there", false
+}

@@ -1,0 +1,269 @@
+package strategy
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/docsearch/docsearch/cdc"
+	"github.com/docsearch/docsearch/index"
+	"github.com/docsearch/docsearch/query/check"
+	"github.com/docsearch/docsearch/query/eval"
+	"github.com/docsearch/docsearch/query/parser"
+	"github.com/docsearch/docsearch/schema"
+	"github.com/docsearch/docsearch/strategy/cache"
+)
+
+// chartTypes are the attributes chartChanges writes, as the registry would
+// learn them (visit_date declared).
+var chartTypes = check.Fixed{
+	"icd10":      {Kind: check.String, Array: true},
+	"bp":         {Kind: check.Number},
+	"scores":     {Kind: check.Number, Array: true},
+	"smoker":     {Kind: check.Bool},
+	"note":       {Kind: check.String},
+	"visit_date": {Kind: check.Date},
+}
+
+// chartChanges are three patients' documents over seven years, some updated,
+// moved to another year or deleted, in batches as the indexer writes them.
+func chartChanges(r *rand.Rand) [][]cdc.Change {
+	types := []string{"therapist_exam", "cardiologist_exam", "lab_result", "referral", "sick_leave"}
+	statuses := []string{"draft", "signed", "final", "cancelled"}
+	codes := []string{"I10", "E11.9", "J06.9", "I25.1", "I21.0"}
+	var batches [][]cdc.Change
+	var ids []string
+	lsn := uint64(1000)
+	doc := func(n int, patient int64) cdc.Row {
+		id := fmt.Sprintf("00000000-0000-4000-8000-%012d", n)
+		at := time.Date(2019+r.IntN(7), time.Month(1+r.IntN(12)), 1+r.IntN(28), r.IntN(24), 0, r.IntN(60), r.IntN(1e6)*1000, time.UTC)
+		if n%9 == 0 && n > 1 { // the same instant as another document: ids break the tie
+			at = time.Date(2024, 5, 5, 5, 5, 5, 0, time.UTC)
+		}
+		attrs := map[string]cdc.Value{"note": cdc.StringValue(fmt.Sprintf("n%d", r.IntN(5)))}
+		switch r.IntN(3) {
+		case 0:
+			attrs["icd10"] = cdc.StringValue(codes[r.IntN(len(codes))])
+		case 1:
+			attrs["icd10"] = cdc.ArrayValue(cdc.StringValue(codes[r.IntN(len(codes))]), cdc.StringValue(codes[r.IntN(len(codes))]))
+		}
+		switch r.IntN(4) {
+		case 0:
+			attrs["bp"] = cdc.IntValue(int64(100 + r.IntN(100)))
+		case 1:
+			attrs["bp"] = cdc.DecimalValue(fmt.Sprintf("%d.%d", 100+r.IntN(100), r.IntN(10)))
+		case 2:
+			attrs["bp"] = cdc.StringValue("180") // a conflict: matches no number
+		}
+		if r.IntN(2) == 0 {
+			attrs["smoker"] = cdc.BoolValue(r.IntN(2) == 0)
+		}
+		switch r.IntN(3) {
+		case 0:
+			attrs["scores"] = cdc.ArrayValue(cdc.IntValue(int64(r.IntN(10))), cdc.IntValue(int64(r.IntN(10))))
+		case 1:
+			attrs["scores"] = cdc.ArrayValue(cdc.IntValue(int64(r.IntN(10))), cdc.DecimalValue("2.5"))
+		}
+		if r.IntN(3) == 0 {
+			attrs["visit_date"] = cdc.StringValue(at.Format("2006-01-02"))
+		}
+		row := cdc.Row{ID: id, PatientID: patient, DocType: types[r.IntN(len(types))], Status: statuses[r.IntN(len(statuses))],
+			OrganizationID: int64(1 + r.IntN(4)), AuthorID: int64(1 + r.IntN(6)), CreatedAt: at, UpdatedAt: at.Add(time.Hour),
+			Attributes: attrs}
+		if len(ids) > 0 && r.IntN(4) == 0 {
+			row.Links = []cdc.Link{{Type: []string{"result_of", "ordered_by"}[r.IntN(2)], Target: ids[r.IntN(len(ids))]}}
+		}
+		return row
+	}
+	n := 0
+	for range 4 {
+		var b []cdc.Change
+		for range 40 {
+			n++
+			lsn++
+			row := doc(n, int64(1+r.IntN(3)))
+			ids = append(ids, row.ID)
+			b = append(b, cdc.Change{Kind: cdc.Create, ID: row.ID, Version: lsn, Row: row})
+		}
+		batches = append(batches, b)
+	}
+	var b []cdc.Change
+	for i := range 30 {
+		lsn++
+		id := ids[r.IntN(len(ids))]
+		var num int
+		fmt.Sscanf(id[len(id)-12:], "%d", &num)
+		switch i % 3 {
+		case 0:
+			b = append(b, cdc.Change{Kind: cdc.Delete, ID: id, Version: lsn, Row: cdc.Row{ID: id, Missing: cdc.AllColumns &^ cdc.ColID}})
+		default: // a new version, maybe of another year or patient
+			row := doc(num, int64(1+r.IntN(3)))
+			b = append(b, cdc.Change{Kind: cdc.Update, ID: id, Version: lsn, Row: row})
+		}
+	}
+	return append(batches, b)
+}
+
+// Every patient search answered from a chart in memory gives the pages
+// ClickHouse gives, for random filters and page sizes, page after page;
+// once a patient's chart is kept, further searches of that patient ask
+// ClickHouse nothing.
+func TestChartAnswersAsClickHouse(t *testing.T) {
+	ch := env.ClickHouse(t)
+	ctx := context.Background()
+	if err := schema.Apply(ctx, nil, ch.Conn, ch.SchemaOptions()); err != nil {
+		t.Fatal(err)
+	}
+	w := index.NewWriter(ch.Conn, ch.Database, nil)
+	r := rand.New(rand.NewPCG(3, 9))
+	for _, b := range chartChanges(r) {
+		if _, err := w.Apply(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := cache.New(cache.Options{MaxBytes: 64 << 20, MaxLag: time.Hour})
+	c.Start()
+	c.Synced(time.Now())
+	reg := prometheus.NewRegistry()
+	mem, err := New(ch.Conn, Options{Database: ch.Database, TokenKey: []byte("k"), Metrics: NewMetrics(reg), Cache: c}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := New(ch.Conn, Options{Database: ch.Database, TokenKey: []byte("k")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Filters drawn from the stored documents.
+	var docs []eval.Document
+	for _, p := range []int64{1, 2, 3} {
+		page, err := plain.Search(ctx, Request{PatientID: &p, PageSize: MaxPageSize})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range page.Documents {
+			attrs, err := cdc.ParseAttributes(d.AttributesJSON)
+			if err != nil {
+				t.Fatal(err)
+			}
+			docs = append(docs, eval.Document{ID: d.ID, PatientID: d.PatientID, OrganizationID: d.OrganizationID,
+				AuthorID: d.AuthorID, DocType: d.DocType, Status: d.Status, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt,
+				Attributes: attrs})
+		}
+	}
+	types := map[string]eval.AttrType{}
+	for name, ty := range chartTypes {
+		k := map[check.Kind]eval.Kind{check.String: eval.String, check.Number: eval.Number, check.Bool: eval.Bool, check.Date: eval.Date}[ty.Kind]
+		types[name] = eval.AttrType{Kind: k, Array: ty.Array}
+	}
+	gs := eval.SchemaFromDocs(docs, types, 8)
+
+	pages := func(s *Searcher, req Request) [][]string {
+		t.Helper()
+		var out [][]string
+		for {
+			p, err := s.Search(ctx, req)
+			if err != nil {
+				t.Fatalf("%q: %v", req.FilterText, err)
+			}
+			var ids []string
+			for _, d := range p.Documents {
+				ids = append(ids, d.ID)
+			}
+			out = append(out, ids)
+			if p.NextPageToken == "" {
+				return out
+			}
+			req.PageToken = p.NextPageToken
+		}
+	}
+	for i := range 100 {
+		text := eval.Generate(r, gs, 1+r.IntN(3))
+		if i%10 == 0 {
+			text = "" // the whole list too
+		}
+		f, err := parser.Parse(text, parser.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		checked, err := check.Check(f, chartTypes, check.Options{})
+		if err != nil {
+			t.Fatalf("%q: %v", text, err)
+		}
+		p := int64(1 + r.IntN(3))
+		req := Request{PatientID: &p, Filter: checked, FilterText: text, PageSize: []int{2, 7, 100}[r.IntN(3)]}
+		want, got := pages(plain, req), pages(mem, req)
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("patient %d, %q, pages of %d:\nthrough the chart %v\nfrom ClickHouse    %v", p, text, req.PageSize, got, want)
+		}
+	}
+	answered := counterValue(t, reg, "docsearch_patient_chart_searches_total", "outcome", chartAnswered)
+	if answered < 60 {
+		t.Fatalf("only %v searches answered from charts", answered)
+	}
+	if n := counterValue(t, reg, "docsearch_patient_chart_searches_total", "outcome", chartUnsupported); n == 0 {
+		t.Fatal("no filter on the date attribute was sent to ClickHouse")
+	}
+
+	// A kept chart answers a new filter with no query at all.
+	one := int64(1)
+	before := queries(t, reg)
+	for _, text := range []string{"doc_type = 'lab_result'", "bp > 150 OR smoker = true", "NOT icd10 IN ('I10')"} {
+		f, _ := parser.Parse(text, parser.Options{})
+		checked, err := check.Check(f, chartTypes, check.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := mem.Search(ctx, Request{PatientID: &one, Filter: checked, FilterText: text, PageSize: 5}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ran := queries(t, reg) - before; ran != 0 {
+		t.Fatalf("searches of a kept chart ran %d queries", ran)
+	}
+	plan, err := mem.Explain(ctx, Request{PatientID: &one, PageSize: 5})
+	if err != nil || !slices.ContainsFunc(plan.Notes, func(n string) bool { return n == "the patient's chart is in memory: the filter runs there and ClickHouse would not be asked" }) {
+		t.Fatalf("Explain of a kept chart: %q %v", plan.Notes, err)
+	}
+
+	// A patient above ChartRows is searched page by page, with the same answers.
+	reg2 := prometheus.NewRegistry()
+	small, err := New(ch.Conn, Options{Database: ch.Database, TokenKey: []byte("k"), Metrics: NewMetrics(reg2), Cache: c, ChartRows: 5}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := Request{PatientID: &one, PageSize: 4}
+	if got, want := pages(small, req), pages(plain, req); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("above ChartRows: %v, want %v", got, want)
+	}
+	if n := counterValue(t, reg2, "docsearch_patient_chart_searches_total", "outcome", chartLarge); n == 0 {
+		t.Fatal("a patient above ChartRows was not counted as large")
+	}
+}
+
+// counterValue is the value of one counter with label name=value.
+func counterValue(t *testing.T, reg *prometheus.Registry, family, name, value string) float64 {
+	t.Helper()
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		if f.GetName() != family {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == name && l.GetValue() == value {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
+}
