@@ -227,7 +227,9 @@ func TestChartAnswersAsClickHouse(t *testing.T) {
 		t.Fatalf("searches of a kept chart ran %d queries", ran)
 	}
 	plan, err := mem.Explain(ctx, Request{PatientID: &one, PageSize: 5})
-	if err != nil || !slices.ContainsFunc(plan.Notes, func(n string) bool { return n == "the patient's chart is in memory: the filter runs there and ClickHouse would not be asked" }) {
+	if err != nil || !slices.ContainsFunc(plan.Notes, func(n string) bool {
+		return n == "the patient's chart is in memory: the filter runs there and ClickHouse would not be asked"
+	}) {
 		t.Fatalf("Explain of a kept chart: %q %v", plan.Notes, err)
 	}
 
