@@ -32,13 +32,41 @@ const (
 // chartQuery reads all of a patient's live documents from partitions ps, in
 // result order.
 func (s *Searcher) chartQuery(patient int64, ps []period) query {
-	q, _ := s.patientQuery(Request{PatientID: &patient}, 0, nil, ps)
-	q.kind = "chart"
-	q.sql = "SELECT " + payloadColumns + " FROM " + s.opts.Database + ".documents FINAL" +
-		" WHERE _partition_id IN {s_parts:Array(String)} AND patient_id = {s_patient:Int64}" +
-		" ORDER BY created_at DESC, toString(id) DESC"
-	delete(q.params, "s_limit")
-	return q
+	return query{kind: "chart",
+		sql: "SELECT " + payloadColumns + " FROM " + s.opts.Database + ".documents FINAL" +
+			" WHERE _partition_id IN {s_parts:Array(String)} AND patient_id = {s_patient:Int64}" +
+			" ORDER BY created_at DESC, toString(id) DESC",
+		params:   map[string]string{"s_patient": strconv.FormatInt(patient, 10), "s_parts": partitionList(ps)},
+		settings: s.patientSettings()}
+}
+
+// chartPlan decides whether a patient search runs over the patient's chart:
+// outcome is "" when it does (m and q are then set; kept says the chart is
+// in the cache now), else why not. all are the patient's periods; ps those
+// the cursor leaves.
+func (s *Searcher) chartPlan(req Request, size int, all, ps []period) (m *compile.Matcher, q query, kept bool, outcome string) {
+	if s.opts.Cache == nil || s.opts.ChartRows < 0 || len(all) == 0 {
+		return nil, query{}, false, "off"
+	}
+	var total uint64
+	for _, p := range all {
+		total += p.Rows
+	}
+	if total > uint64(s.opts.ChartRows) {
+		return nil, query{}, false, chartLarge
+	}
+	m, err := compile.Match(req.Filter)
+	if errors.Is(err, compile.ErrUnsupported) {
+		return nil, query{}, false, chartUnsupported
+	}
+	if err != nil {
+		return nil, query{}, false, "invalid" // ClickHouse's path reports a bad tree
+	}
+	q = s.chartQuery(*req.PatientID, all)
+	if _, kept = s.opts.Cache.Get(*req.PatientID, q.key()); !kept && len(rounds(ps, firstRoundRows(req.Filter, size+1))) > 1 {
+		return nil, query{}, false, chartCold
+	}
+	return m, q, kept, ""
 }
 
 // fromChart answers a patient search from the patient's chart, its every
@@ -47,35 +75,27 @@ func (s *Searcher) chartQuery(patient int64, ps []period) query {
 // filter and page until a change notification drops it. ok is false when
 // the search must go to ClickHouse instead: no cache, a patient with more
 // than ChartRows rows, a filter on a date attribute, a value that memory
-// would not compare exactly as ClickHouse does, or a first unfiltered page
-// that needs less than the whole chart while the chart is not kept yet.
-// all are the patient's periods; ps those the cursor leaves.
+// would not compare exactly as ClickHouse does, a chart whose attributes do
+// not parse, or a first unfiltered page that needs less than the whole
+// chart while the chart is not kept yet.
 func (s *Searcher) fromChart(ctx context.Context, req Request, size int, after *cursor, all, ps []period) (Page, bool, error) {
-	if s.opts.Cache == nil || s.opts.ChartRows < 0 || len(all) == 0 {
+	m, q, _, outcome := s.chartPlan(req, size, all, ps)
+	switch outcome {
+	case "":
+	case chartLarge, chartUnsupported, chartCold:
+		s.metrics.chart.WithLabelValues(outcome).Inc()
+		return Page{}, false, nil
+	default:
 		return Page{}, false, nil
 	}
-	patient := *req.PatientID
-	var total uint64
-	for _, p := range all {
-		total += p.Rows
-	}
-	if total > uint64(s.opts.ChartRows) {
-		s.metrics.chart.WithLabelValues(chartLarge).Inc()
+	docs, err := cached(ctx, s, *req.PatientID, q, chartSize, chartDocs(*req.PatientID))
+	if errors.Is(err, errChartAttributes) {
+		// The page query reads the attributes column, not this text: it can
+		// still answer.
+		s.log.Warn("patient chart not usable, searching in ClickHouse", "patient", *req.PatientID, "err", err)
+		s.metrics.chart.WithLabelValues(chartUndecided).Inc()
 		return Page{}, false, nil
 	}
-	m, err := compile.Match(req.Filter)
-	if err != nil {
-		if errors.Is(err, compile.ErrUnsupported) {
-			s.metrics.chart.WithLabelValues(chartUnsupported).Inc()
-		}
-		return Page{}, false, nil // ClickHouse's path reports a bad tree
-	}
-	q := s.chartQuery(patient, all)
-	if _, kept := s.opts.Cache.Get(patient, q.key()); !kept && len(rounds(ps, firstRoundRows(req.Filter, size+1))) > 1 {
-		s.metrics.chart.WithLabelValues(chartCold).Inc()
-		return Page{}, false, nil
-	}
-	docs, err := cached(ctx, s, patient, q, chartSize, chartDocs(patient))
 	if err != nil {
 		return Page{}, false, fmt.Errorf("reading the patient's chart: %w", err)
 	}
@@ -110,6 +130,9 @@ func (c *cursor) before(r row) bool {
 	return rat < at || rat == at && r.ID < c.ID
 }
 
+// errChartAttributes: a stored attributes_raw does not parse.
+var errChartAttributes = errors.New("attributes text does not parse")
+
 // chartDocs reads a chart's rows and parses what filters read of them.
 func chartDocs(patient int64) func(context.Context, *Searcher, query) ([]chartDoc, error) {
 	return func(ctx context.Context, s *Searcher, q query) ([]chartDoc, error) {
@@ -124,7 +147,7 @@ func chartDocs(patient int64) func(context.Context, *Searcher, query) ([]chartDo
 				LinkTypes: r.LinkTypes, LinkTargets: r.LinkTargets}
 			if r.AttributesRaw != "" {
 				if d.Attributes, err = cdc.ParseAttributes(r.AttributesRaw); err != nil {
-					return nil, fmt.Errorf("attributes of document %s: %w", r.ID, err)
+					return nil, fmt.Errorf("%w: document %s: %w", errChartAttributes, r.ID, err)
 				}
 			}
 			docs[i] = chartDoc{row: r, doc: d}
@@ -138,37 +161,27 @@ func chartDocs(patient int64) func(context.Context, *Searcher, query) ([]chartDo
 func chartSize(docs []chartDoc) int {
 	n := 0
 	for i := range docs {
-		n += 2*len(docs[i].row.AttributesRaw) + 64*len(docs[i].doc.Attributes) + 64
+		n += rowSize(&docs[i].row) + 2*len(docs[i].row.AttributesRaw) + 64*len(docs[i].doc.Attributes) + 64
 	}
-	rs := make([]row, len(docs))
-	for i := range docs {
-		rs[i] = docs[i].row
-	}
-	return n + rowsSize(rs)
+	return n
 }
 
 // chartNote says what Explain's plan would do with the chart; kept is true
 // when the chart would answer without ClickHouse.
 func (s *Searcher) chartNote(req Request, size int, all, ps []period) (note string, kept bool) {
-	if s.opts.Cache == nil || s.opts.ChartRows < 0 || len(all) == 0 {
-		return "", false
-	}
-	var total uint64
-	for _, p := range all {
-		total += p.Rows
-	}
-	if total > uint64(s.opts.ChartRows) {
+	_, _, kept, outcome := s.chartPlan(req, size, all, ps)
+	switch outcome {
+	case "":
+		if kept {
+			return "the patient's chart is in memory: the filter runs there and ClickHouse would not be asked", true
+		}
+		return "the patient's chart (every live document) would be read once and kept in memory; this and later searches of the patient filter it there", false
+	case chartLarge:
 		return "the patient has more than " + strconv.Itoa(s.opts.ChartRows) + " rows: searched page by page in ClickHouse, not from a chart in memory", false
-	}
-	if _, err := compile.Match(req.Filter); err != nil {
+	case chartUnsupported:
 		return "the filter names a date attribute: searched in ClickHouse, not from a chart in memory", false
-	}
-	q := s.chartQuery(*req.PatientID, all)
-	if _, kept := s.opts.Cache.Get(*req.PatientID, q.key()); kept {
-		return "the patient's chart is in memory: the filter runs there and ClickHouse would not be asked", true
-	}
-	if len(rounds(ps, firstRoundRows(req.Filter, size+1))) > 1 {
+	case chartCold:
 		return "the chart is not in memory and this page needs less of it: one page is read from ClickHouse", false
 	}
-	return "the patient's chart (every live document) would be read once and kept in memory; this and later searches of the patient filter it there", false
+	return "", false
 }

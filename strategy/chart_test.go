@@ -269,3 +269,38 @@ func counterValue(t *testing.T, reg *prometheus.Registry, family, name, value st
 	}
 	return 0
 }
+
+// A chart whose stored attributes text does not parse is not used: the
+// search is answered by ClickHouse, from the attributes column, not failed.
+func TestUnparsableChartFallsBack(t *testing.T) {
+	ch := env.ClickHouse(t)
+	ctx := context.Background()
+	if err := schema.Apply(ctx, nil, ch.Conn, ch.SchemaOptions()); err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.Conn.Exec(ctx, "INSERT INTO "+ch.Database+".documents (id, patient_id, created_at, doc_type, status, organization_id, author_id, updated_at, attributes, attributes_raw, link_types, link_targets, version, is_deleted, source_ts)"+
+		" VALUES ('00000000-0000-4000-8000-000000000001', 9, '2024-01-01 00:00:00', 'visit', 'signed', 1, 1, '2024-01-01 00:00:00', '{}', 'not json', [], [], 1, 0, '2024-01-01 00:00:00')"); err != nil {
+		t.Fatal(err)
+	}
+	c := cache.New(cache.Options{MaxBytes: 1 << 20, MaxLag: time.Hour})
+	c.Start()
+	c.Synced(time.Now())
+	reg := prometheus.NewRegistry()
+	s, err := New(ch.Conn, Options{Database: ch.Database, TokenKey: []byte("k"), Metrics: NewMetrics(reg), Cache: c}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nine := int64(9)
+	f, _ := parser.Parse("doc_type = 'visit'", parser.Options{})
+	checked, err := check.Check(f, chartTypes, check.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.Search(ctx, Request{PatientID: &nine, Filter: checked, FilterText: "doc_type = 'visit'", PageSize: 10})
+	if err != nil || len(p.Documents) != 1 {
+		t.Fatalf("search: %d documents, %v", len(p.Documents), err)
+	}
+	if n := counterValue(t, reg, "docsearch_patient_chart_searches_total", "outcome", chartUndecided); n != 1 {
+		t.Fatalf("undecided = %v, want 1", n)
+	}
+}

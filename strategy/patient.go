@@ -129,13 +129,18 @@ func (s *Searcher) patientQuery(req Request, limit int, after *cursor, ps []peri
 		cursorCondition(after, params) +
 		" AND (" + w.SQL + ")" +
 		" ORDER BY created_at DESC, toString(id) DESC LIMIT {s_limit:UInt32}"
-	return query{kind: "patient", sql: sql, params: params, settings: clickhouse.Settings{
+	return query{kind: "patient", sql: sql, params: params, settings: s.patientSettings()}, nil
+}
+
+// patientSettings are those of a read of one patient's documents.
+func (s *Searcher) patientSettings() clickhouse.Settings {
+	return clickhouse.Settings{
 		"max_threads": s.opts.PatientThreads,
 		// A document's key includes created_at, so its versions share a partition.
 		"do_not_merge_across_partitions_select_final": 1,
 		// On a cluster, only the patient's shard is asked; nothing on one server.
 		"optimize_skip_unused_shards": 1,
-	}}, nil
+	}
 }
 
 func (s *Searcher) patient(ctx context.Context, req Request, size int, after *cursor) (Page, error) {
@@ -275,14 +280,20 @@ func (q query) key() string {
 
 func rowsSize(rs []row) int {
 	n := 0
-	for _, r := range rs {
-		n += 160 + len(r.ID) + len(r.DocType) + len(r.Status) + len(r.AttributesRaw)
-		for i := range r.LinkTypes {
-			n += 32 + len(r.LinkTypes[i])
-		}
-		for i := range r.LinkTargets {
-			n += 32 + len(r.LinkTargets[i])
-		}
+	for i := range rs {
+		n += rowSize(&rs[i])
+	}
+	return n
+}
+
+// rowSize estimates one row's bytes in the cache.
+func rowSize(r *row) int {
+	n := 160 + len(r.ID) + len(r.DocType) + len(r.Status) + len(r.AttributesRaw)
+	for i := range r.LinkTypes {
+		n += 32 + len(r.LinkTypes[i])
+	}
+	for i := range r.LinkTargets {
+		n += 32 + len(r.LinkTargets[i])
 	}
 	return n
 }
