@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/docsearch/docsearch/cdc"
@@ -278,7 +279,9 @@ func TestUnparsableChartFallsBack(t *testing.T) {
 	if err := schema.Apply(ctx, nil, ch.Conn, ch.SchemaOptions()); err != nil {
 		t.Fatal(err)
 	}
-	if err := ch.Conn.Exec(ctx, "INSERT INTO "+ch.Database+".documents (id, patient_id, created_at, doc_type, status, organization_id, author_id, updated_at, attributes, attributes_raw, link_types, link_targets, version, is_deleted, source_ts)"+
+	// Synchronous, so that on a cluster the row is on its shard at once.
+	sync := clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"insert_distributed_sync": 1}))
+	if err := ch.Conn.Exec(sync, "INSERT INTO "+ch.Database+".documents (id, patient_id, created_at, doc_type, status, organization_id, author_id, updated_at, attributes, attributes_raw, link_types, link_targets, version, is_deleted, source_ts)"+
 		" VALUES ('00000000-0000-4000-8000-000000000001', 9, '2024-01-01 00:00:00', 'visit', 'signed', 1, 1, '2024-01-01 00:00:00', '{}', 'not json', [], [], 1, 0, '2024-01-01 00:00:00')"); err != nil {
 		t.Fatal(err)
 	}
