@@ -22,11 +22,10 @@ type chartDoc struct {
 
 // Chart outcomes, the label of docsearch_patient_chart_searches_total.
 const (
-	chartAnswered    = "answered"    // from the chart in memory
-	chartUndecided   = "undecided"   // a value memory does not decide exactly
-	chartUnsupported = "unsupported" // the filter names a date attribute
-	chartLarge       = "large"       // more rows than ChartRows
-	chartCold        = "cold"        // a first page reads less than the chart
+	chartAnswered  = "answered"  // from the chart in memory
+	chartUndecided = "undecided" // a value memory does not decide exactly
+	chartLarge     = "large"     // more rows than ChartRows
+	chartCold      = "cold"      // a first page reads less than the chart
 )
 
 // chartQuery reads all of a patient's live documents from partitions ps, in
@@ -56,9 +55,6 @@ func (s *Searcher) chartPlan(req Request, size int, all, ps []period) (m *compil
 		return nil, query{}, false, chartLarge
 	}
 	m, err := compile.Match(req.Filter)
-	if errors.Is(err, compile.ErrUnsupported) {
-		return nil, query{}, false, chartUnsupported
-	}
 	if err != nil {
 		return nil, query{}, false, "invalid" // ClickHouse's path reports a bad tree
 	}
@@ -74,15 +70,15 @@ func (s *Searcher) chartPlan(req Request, size int, all, ps []period) (m *compil
 // ClickHouse: a chart is read once for a patient and then serves every
 // filter and page until a change notification drops it. ok is false when
 // the search must go to ClickHouse instead: no cache, a patient with more
-// than ChartRows rows, a filter on a date attribute, a value that memory
-// would not compare exactly as ClickHouse does, a chart whose attributes do
-// not parse, or a first unfiltered page that needs less than the whole
-// chart while the chart is not kept yet.
+// than ChartRows rows, a value that memory would not compare exactly as
+// ClickHouse does, a chart whose attributes do not parse, or a first
+// unfiltered page that needs less than the whole chart while the chart is
+// not kept yet.
 func (s *Searcher) fromChart(ctx context.Context, req Request, size int, after *cursor, all, ps []period) (Page, bool, error) {
 	m, q, _, outcome := s.chartPlan(req, size, all, ps)
 	switch outcome {
 	case "":
-	case chartLarge, chartUnsupported, chartCold:
+	case chartLarge, chartCold:
 		s.metrics.chart.WithLabelValues(outcome).Inc()
 		return Page{}, false, nil
 	default:
@@ -178,8 +174,6 @@ func (s *Searcher) chartNote(req Request, size int, all, ps []period) (note stri
 		return "the patient's chart (every live document) would be read once and kept in memory; this and later searches of the patient filter it there", false
 	case chartLarge:
 		return "the patient has more than " + strconv.Itoa(s.opts.ChartRows) + " rows: searched page by page in ClickHouse, not from a chart in memory", false
-	case chartUnsupported:
-		return "the filter names a date attribute: searched in ClickHouse, not from a chart in memory", false
 	case chartCold:
 		return "the chart is not in memory and this page needs less of it: one page is read from ClickHouse", false
 	}

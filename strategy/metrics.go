@@ -33,7 +33,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"kind"}),
 		chart: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "docsearch_patient_chart_searches_total",
-			Help: "Patient searches that looked at the patient's chart in memory, by outcome: answered there, or sent to ClickHouse because the chart was too large (large), the filter names a date attribute (unsupported), a value was not decided exactly in memory (undecided), or a first page needed less than the chart (cold).",
+			Help: "Patient searches that looked at the patient's chart in memory, by outcome: answered there, or sent to ClickHouse because the chart was too large (large), a value was not decided exactly in memory (undecided), or a first page needed less than the chart (cold).",
 		}, []string{"outcome"}),
 	}
 	if reg != nil {

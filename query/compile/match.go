@@ -2,7 +2,6 @@ package compile
 
 import (
 	"cmp"
-	"errors"
 	"math/big"
 	"strconv"
 	"strings"
@@ -12,10 +11,6 @@ import (
 	"github.com/docsearch/docsearch/query/ast"
 	"github.com/docsearch/docsearch/query/check"
 )
-
-// ErrUnsupported means that Match cannot decide a filter in memory: it
-// names a date or timestamp attribute. Run it in ClickHouse instead.
-var ErrUnsupported = errors.New("filter cannot be decided in memory")
 
 // Doc is a document as a Matcher reads it: the columns a filter names, and
 // the attributes parsed from attributes_raw (cdc.ParseAttributes), of which
@@ -55,9 +50,8 @@ func triOf(b bool) tri {
 type matchFn func(d *Doc) tri
 
 // Match compiles a checked filter into a Matcher. A nil filter or the empty
-// filter matches every document. It fails with ErrUnsupported for the
-// filters it leaves to ClickHouse, and with an error wrapping ErrInvalid
-// where Where would fail too.
+// filter matches every document. It fails with an error wrapping
+// ErrInvalid where Where would fail too.
 func Match(c *check.Checked) (*Matcher, error) {
 	if c == nil || c.Expr == nil {
 		return &Matcher{p: func(*Doc) tri { return yes }}, nil
@@ -424,7 +418,11 @@ func matchAttr(f check.Field, op ast.CompareOp, values []check.Value) (matchFn, 
 			b := v.Bool
 			t = func(x cdc.Value) tri { return triOf(x.Type == cdc.TypeBool && x.Bool == b) }
 		case check.Date, check.Timestamp:
-			return nil, ErrUnsupported
+			tt, err := timeTest(f, op, v)
+			if err != nil {
+				return nil, err
+			}
+			t = tt
 		default:
 			n, err := numberTest(f, op, v)
 			if err != nil {
@@ -437,6 +435,37 @@ func matchAttr(f check.Field, op ast.CompareOp, values []check.Value) (matchFn, 
 	return anyAttr(f, func(x cdc.Value) tri {
 		return some(tests, func(t func(cdc.Value) tri) tri { return t(x) })
 	}), nil
+}
+
+// timeTest compares one stored string with a time literal as Where does:
+// the string read as parseTime reads it (a string that is no date or
+// timestamp matches nothing), then compared on the microsecond grid.
+func timeTest(f check.Field, op ast.CompareOp, v check.Value) (func(cdc.Value) tri, error) {
+	if v.Kind != check.TimeValue {
+		return nil, valueError(f, v)
+	}
+	gop, b, vd := onGrid(op, timeRat(v.Time), timeMin, timeMax)
+	var bound int64
+	if vd == compare {
+		bound = b.Int64()
+	}
+	return func(x cdc.Value) tri {
+		if x.Type != cdc.TypeString {
+			return no
+		}
+		us, ok, sure := storedTime(x.Text)
+		switch {
+		case !ok:
+			return no
+		case !sure:
+			return unknown
+		case vd == always:
+			return yes
+		case vd == never:
+			return no
+		}
+		return triOf(holds(gop, cmp.Compare(us, bound)))
+	}, nil
 }
 
 // numberTest compares one stored number with a literal as Where does:
