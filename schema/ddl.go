@@ -207,6 +207,26 @@ var migrations = []Migration{
 		// Past 50 GB the table would otherwise refuse to be dropped.
 		"DROP TABLE IF EXISTS {db}.documents_by_author{local}{on_cluster} SETTINGS max_table_size_to_drop = 0",
 	}},
+	// A population page read nine columns of each row it returns; the
+	// payload makes it four (id, patient, date, payload), about a third
+	// cheaper per query for about a third more disk in these two tables.
+	// The views copy SELECT *, which leaves a MATERIALIZED column out, so
+	// each table computes it on insert. Rows written before are computed
+	// on read until a merge writes them (schema.Compact).
+	{Version: 6, Name: "payload in the population tables", Statements: populationPayload(
+		"documents_by_org", "documents_by_author_v2")},
+}
+
+// populationPayload adds the payload column to population tables and their
+// Distributed tables.
+func populationPayload(tables ...string) []string {
+	var out []string
+	for _, t := range tables {
+		out = append(out,
+			"ALTER TABLE {db}."+t+"{local}{on_cluster} ADD COLUMN IF NOT EXISTS payload String MATERIALIZED "+PayloadExpr+" CODEC(ZSTD(3))",
+			"{cluster_only}ALTER TABLE {db}."+t+"{on_cluster} ADD COLUMN IF NOT EXISTS payload String MATERIALIZED "+PayloadExpr)
+	}
+	return out
 }
 
 // PayloadExpr is what documents.payload holds: the fields a search returns

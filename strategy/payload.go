@@ -1,6 +1,7 @@
 package strategy
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -17,6 +18,34 @@ type payloadRow struct {
 	ID        string    `ch:"doc_id"`
 	CreatedAt time.Time `ch:"created_at"`
 	Payload   string    `ch:"payload"`
+}
+
+// populationColumns is what a population page reads: payloadColumns and the
+// patient, which a population page does not know beforehand.
+const populationColumns = payloadColumns + `, patient_id`
+
+type populationRow struct {
+	ID        string    `ch:"doc_id"`
+	CreatedAt time.Time `ch:"created_at"`
+	Payload   string    `ch:"payload"`
+	PatientID int64     `ch:"patient_id"`
+}
+
+// populationRows reads a population page's rows and unpacks their payloads.
+func populationRows(ctx context.Context, s *Searcher, q query) ([]row, error) {
+	var got []populationRow
+	if err := s.bounded(ctx, q, &got); err != nil {
+		return nil, err
+	}
+	rows := make([]row, len(got))
+	for i, p := range got {
+		r, err := payloadRow{ID: p.ID, CreatedAt: p.CreatedAt, Payload: p.Payload}.decode(p.PatientID)
+		if err != nil {
+			return nil, err
+		}
+		rows[i] = r
+	}
+	return rows, nil
 }
 
 var errTruncated = errors.New("truncated")

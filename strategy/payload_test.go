@@ -8,27 +8,41 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
+
 	"github.com/docsearch/docsearch/cdc"
 	"github.com/docsearch/docsearch/index"
+	"github.com/docsearch/docsearch/loadtest/stack/stacktest"
+	"github.com/docsearch/docsearch/query/check"
+	"github.com/docsearch/docsearch/query/parser"
 	"github.com/docsearch/docsearch/schema"
 )
 
-// A patient page, read from the payload column, returns every field exactly
-// as a read of the separate columns (GetDocument) does.
-func TestPatientPageCarriesEveryField(t *testing.T) {
-	ch := env.ClickHouse(t)
-	ctx := context.Background()
-	if err := schema.Apply(ctx, nil, ch.Conn, ch.SchemaOptions()); err != nil {
-		t.Fatal(err)
+// Patient and population pages, read from the payload column, return every
+// field exactly as a read of the separate columns (GetDocument) does: rows
+// written before migration 6 added the column to the population tables
+// (computed on read) and rows written after it (stored).
+func TestPagesCarryEveryField(t *testing.T) {
+	ch := env.ClickHouseNoSchema(t)
+	ctx := clickhouse.Context(context.Background(), clickhouse.WithSettings(clickhouse.Settings{"insert_distributed_sync": 1}))
+	opts := ch.SchemaOptions()
+	for _, addr := range ch.Addrs {
+		conn := stacktest.Connect(t, addr, ch.Database)
+		for _, m := range schema.Migrations(opts)[:5] {
+			for _, q := range m.Statements {
+				if err := conn.Exec(ctx, q); err != nil {
+					t.Fatalf("%s: %v", addr, err)
+				}
+			}
+		}
 	}
-	const patient = 42
 	long := strings.Repeat("ü-note ", 60) // > 127 bytes: a multi-byte length
 	var changes []cdc.Change
-	for i := range 12 {
+	for i := range 24 {
 		id := fmt.Sprintf("00000000-0000-4000-8000-0000000000%02d", i)
 		at := time.Date(2019+i%5, 3, 1, 9, 0, 0, i*1000+7, time.UTC).Truncate(time.Microsecond)
-		r := cdc.Row{ID: id, PatientID: patient, DocType: fmt.Sprintf("type_%d", i%3), Status: "signed",
-			OrganizationID: int64(70 + i), AuthorID: int64(-i), CreatedAt: at, UpdatedAt: at.Add(time.Duration(i) * 1234567 * time.Microsecond)}
+		r := cdc.Row{ID: id, PatientID: int64(42 + i%3), DocType: fmt.Sprintf("type_%d", i%3), Status: "signed",
+			OrganizationID: int64(70 + i%4), AuthorID: int64(-i % 5), CreatedAt: at, UpdatedAt: at.Add(time.Duration(i) * 1234567 * time.Microsecond)}
 		switch i % 4 {
 		case 0: // no attributes, no links
 		case 1:
@@ -40,43 +54,80 @@ func TestPatientPageCarriesEveryField(t *testing.T) {
 		}
 		changes = append(changes, cdc.Change{Kind: cdc.Create, ID: id, Version: uint64(100 + i), Row: r})
 	}
-	if _, err := index.NewWriter(ch.Conn, ch.Database, nil).Apply(ctx, changes); err != nil {
+	w := index.NewWriter(ch.Conn, ch.Database, nil)
+	if _, err := w.Apply(ctx, changes[:12]); err != nil {
+		t.Fatal(err)
+	}
+	if err := schema.Apply(ctx, nil, ch.Conn, opts); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Apply(ctx, changes[12:]); err != nil {
 		t.Fatal(err)
 	}
 	s, err := New(ch.Conn, Options{Database: ch.Database, TokenKey: []byte("k")}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := int64(patient)
-	var got []Document
-	size := 5
-	for tok := ""; ; {
-		page, err := s.Search(ctx, Request{PatientID: &p, PageSize: size, PageToken: tok})
+	all := func(req Request) []Document {
+		t.Helper()
+		var got []Document
+		for {
+			page, err := s.Search(ctx, req)
+			if err != nil {
+				t.Fatalf("%q: %v", req.FilterText, err)
+			}
+			got = append(got, page.Documents...)
+			if req.PageToken = page.NextPageToken; req.PageToken == "" {
+				return got
+			}
+		}
+	}
+	population := func(text, strategy string) Request {
+		t.Helper()
+		f, err := parser.Parse(text, parser.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		got = append(got, page.Documents...)
-		if tok = page.NextPageToken; tok == "" {
-			break
-		}
-	}
-	if len(got) != len(changes) {
-		t.Fatalf("%d documents, want %d", len(got), len(changes))
-	}
-	var longSeen, twoLinks bool
-	for _, d := range got {
-		want, err := s.Get(ctx, d.ID)
+		c, err := check.Check(f, check.Fixed{}, check.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !reflect.DeepEqual(d, want) {
-			t.Errorf("from the payload:\n %+v\nfrom the columns:\n %+v", d, want)
+		if plan, err := s.Explain(ctx, Request{Filter: c, FilterText: text, PageSize: 5}); err != nil || plan.Strategy != strategy {
+			t.Fatalf("%q: strategy %q (%v), want %s", text, plan.Strategy, err, strategy)
 		}
-		longSeen = longSeen || strings.Contains(d.AttributesJSON, long)
-		twoLinks = twoLinks || len(d.Links) == 2
+		return Request{Filter: c, FilterText: text, PageSize: 5}
 	}
-	if !longSeen || !twoLinks {
-		t.Fatalf("the data lacks a long attribute (%v) or two links (%v)", longSeen, twoLinks)
+	p := int64(42)
+	searches := []struct {
+		req  Request
+		want int
+	}{
+		{Request{PatientID: &p, PageSize: 5}, 8},
+		{population("organization_id IN (70, 71, 72, 73)", "population_by_org"), 24},
+		{population("author_id IN (0, -1, -2, -3, -4)", "population_by_author"), 24},
+		{population("status = 'signed'", "population_scan"), 24},
+	}
+	var longSeen, twoLinks, patients bool
+	for _, sr := range searches {
+		got := all(sr.req)
+		if len(got) != sr.want {
+			t.Fatalf("%q: %d documents, want %d", sr.req.FilterText, len(got), sr.want)
+		}
+		for _, d := range got {
+			want, err := s.Get(ctx, d.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(d, want) {
+				t.Errorf("%q, from the payload:\n %+v\nfrom the columns:\n %+v", sr.req.FilterText, d, want)
+			}
+			longSeen = longSeen || strings.Contains(d.AttributesJSON, long)
+			twoLinks = twoLinks || len(d.Links) == 2
+			patients = patients || d.PatientID != 42
+		}
+	}
+	if !longSeen || !twoLinks || !patients {
+		t.Fatalf("the data lacks a long attribute (%v), two links (%v) or other patients (%v)", longSeen, twoLinks, patients)
 	}
 }
 

@@ -63,7 +63,7 @@ func (s *Searcher) populationPlan(req Request, size int, after *cursor) (Plan, q
 	}
 	params := w.Params
 	params["s_limit"] = strconv.Itoa(size + 1)
-	sql := "SELECT " + selectColumns + " FROM " + plan.Table + " FINAL WHERE (" + w.SQL + ")" +
+	sql := "SELECT " + populationColumns + " FROM " + plan.Table + " FINAL WHERE (" + w.SQL + ")" +
 		cursorCondition(after, params) +
 		" ORDER BY created_at DESC, toString(id) DESC LIMIT {s_limit:UInt32}"
 	plan.SQL, plan.Params = sql, params
@@ -75,7 +75,7 @@ func (s *Searcher) population(ctx context.Context, req Request, size int, after 
 	if err != nil {
 		return Page{Strategy: plan.Strategy}, err
 	}
-	rows, err := s.run(ctx, q)
+	rows, err := populationRows(ctx, s, q)
 	if err != nil {
 		return Page{Strategy: plan.Strategy}, err
 	}
