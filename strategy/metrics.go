@@ -43,9 +43,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 }
 
 // selectQ runs one query through the connection and records its metrics.
-func (s *Searcher) selectQ(ctx context.Context, kind string, dest any, sql string) error {
+func (s *Searcher) selectQ(ctx context.Context, kind string, dest any, sql string, read *atomic.Uint64) error {
 	var rows atomic.Uint64
-	ctx = clickhouse.Context(ctx, clickhouse.WithProgress(func(p *clickhouse.Progress) { rows.Add(p.Rows) }))
+	ctx = clickhouse.Context(ctx, clickhouse.WithProgress(func(p *clickhouse.Progress) {
+		rows.Add(p.Rows)
+		if read != nil {
+			read.Add(p.Rows)
+		}
+	}))
 	start := time.Now()
 	err := s.conn.Select(ctx, dest, sql)
 	outcome := "ok"

@@ -2,8 +2,10 @@ package strategy
 
 import (
 	"context"
-	"github.com/ClickHouse/clickhouse-go/v2"
 	"strconv"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/docsearch/docsearch/query/ast"
 	"github.com/docsearch/docsearch/query/check"
@@ -39,13 +41,10 @@ func fixes(f *check.Checked, column string) bool {
 
 // populationPlan picks the table whose sorting key the filter fixes, so the
 // newest matches are read in order and reading stops when the page is full.
+// The query it returns reads every year; a scan runs it year by year
+// (scanRounds).
 func (s *Searcher) populationPlan(req Request, size int, after *cursor) (Plan, query, error) {
 	plan := Plan{}
-	settings := clickhouse.Settings{
-		"max_rows_to_read":                            s.opts.MaxRowsToRead,
-		"read_overflow_mode":                          "throw", // "break" would return partial results as if complete
-		"do_not_merge_across_partitions_select_final": 1,
-	}
 	switch {
 	case fixes(req.Filter, "author_id"):
 		plan.Strategy, plan.Table = "population_by_author", s.opts.Database+".documents_by_author_v2"
@@ -55,19 +54,45 @@ func (s *Searcher) populationPlan(req Request, size int, after *cursor) (Plan, q
 		plan.Notes = append(plan.Notes, "the filter fixes organization_id: the by-clinic table, ordered (organization_id, doc_type, created_at, id), is read")
 	default:
 		plan.Strategy, plan.Table = "population_scan", s.opts.Database+".documents"
-		plan.Notes = append(plan.Notes, "no patient, author or clinic fixed: the main table is scanned within max_rows_to_read = "+strconv.FormatInt(s.opts.MaxRowsToRead, 10)+"; a created_at range prunes partitions")
+		plan.Notes = append(plan.Notes, "no patient, author or clinic fixed: the main table is scanned within max_rows_to_read = "+strconv.FormatInt(s.opts.MaxRowsToRead, 10)+"; a created_at range prunes partitions",
+			"over three years or more, the scan reads the newest year first and older years only while the page is not full, in rounds sized by the matches found so far")
 	}
-	w, err := s.where(req.Filter)
+	q, err := s.populationQuery(req, plan.Table, size+1, after, window{}, s.opts.MaxRowsToRead)
 	if err != nil {
 		return Plan{}, query{}, err
 	}
-	params := w.Params
-	params["s_limit"] = strconv.Itoa(size + 1)
-	sql := "SELECT " + populationColumns + " FROM " + plan.Table + " FINAL WHERE (" + w.SQL + ")" +
-		cursorCondition(after, params) +
-		" ORDER BY created_at DESC, toString(id) DESC LIMIT {s_limit:UInt32}"
-	plan.SQL, plan.Params = sql, params
-	return plan, query{kind: "population", sql: sql, params: params, settings: settings}, nil
+	plan.SQL, plan.Params = q.sql, q.params
+	return plan, q, nil
+}
+
+// window is a range of created_at, [from, to); a zero end is open.
+type window struct{ from, to time.Time }
+
+// populationQuery reads up to limit matches from table within w, reading at
+// most maxRows rows.
+func (s *Searcher) populationQuery(req Request, table string, limit int, after *cursor, w window, maxRows int64) (query, error) {
+	e, err := s.where(req.Filter)
+	if err != nil {
+		return query{}, err
+	}
+	params := e.Params
+	params["s_limit"] = strconv.Itoa(limit)
+	sql := "SELECT " + populationColumns + " FROM " + table + " FINAL WHERE (" + e.SQL + ")" +
+		cursorCondition(after, params)
+	if !w.from.IsZero() {
+		params["s_from"] = w.from.Format("2006-01-02 15:04:05.000000")
+		sql += " AND created_at >= {s_from:DateTime64(6, 'UTC')}"
+	}
+	if !w.to.IsZero() {
+		params["s_to"] = w.to.Format("2006-01-02 15:04:05.000000")
+		sql += " AND created_at < {s_to:DateTime64(6, 'UTC')}"
+	}
+	sql += " ORDER BY created_at DESC, toString(id) DESC LIMIT {s_limit:UInt32}"
+	return query{kind: "population", sql: sql, params: params, settings: clickhouse.Settings{
+		"max_rows_to_read":                            maxRows,
+		"read_overflow_mode":                          "throw", // "break" would return partial results as if complete
+		"do_not_merge_across_partitions_select_final": 1,
+	}}, nil
 }
 
 func (s *Searcher) population(ctx context.Context, req Request, size int, after *cursor) (Page, error) {
@@ -75,7 +100,12 @@ func (s *Searcher) population(ctx context.Context, req Request, size int, after 
 	if err != nil {
 		return Page{Strategy: plan.Strategy}, err
 	}
-	rows, err := populationRows(ctx, s, q)
+	var rows []row
+	if plan.Strategy == "population_scan" {
+		rows, err = s.scanRounds(ctx, req, plan.Table, size, after)
+	} else {
+		rows, err = populationRows(ctx, s, q)
+	}
 	if err != nil {
 		return Page{Strategy: plan.Strategy}, err
 	}

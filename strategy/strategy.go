@@ -9,6 +9,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -260,6 +261,7 @@ type query struct {
 	sql      string
 	params   map[string]string
 	settings clickhouse.Settings
+	read     *atomic.Uint64 // if set, counts the rows the query reads
 }
 
 // run executes q under ctx's deadline, turning limit errors into
@@ -302,7 +304,7 @@ func (s *Searcher) bounded(ctx context.Context, q query, dest any) error {
 		settings[k] = v
 	}
 	qctx := clickhouse.Context(ctx, clickhouse.WithParameters(q.params), clickhouse.WithSettings(settings))
-	if err := s.selectQ(qctx, q.kind, dest, q.sql); err != nil {
+	if err := s.selectQ(qctx, q.kind, dest, q.sql, q.read); err != nil {
 		return classify(ctx, err)
 	}
 	return nil
