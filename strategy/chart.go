@@ -28,6 +28,12 @@ const (
 	chartCold      = "cold"      // a first page reads less than the chart
 )
 
+// smallChartPages is the size, in pages, up to which a first unfiltered page
+// reads the whole chart rather than the page: a visit's later searches of
+// the patient are then answered from memory, for a first page that costs
+// little more.
+const smallChartPages = 4
+
 // chartQuery reads all of a patient's live documents from partitions ps, in
 // result order.
 func (s *Searcher) chartQuery(patient int64, ps []period) query {
@@ -59,7 +65,8 @@ func (s *Searcher) chartPlan(req Request, size int, all, ps []period) (m *compil
 		return nil, query{}, false, "invalid" // ClickHouse's path reports a bad tree
 	}
 	q = s.chartQuery(*req.PatientID, all)
-	if _, kept = s.opts.Cache.Get(*req.PatientID, q.key()); !kept && len(rounds(ps, firstRoundRows(req.Filter, size+1))) > 1 {
+	if _, kept = s.opts.Cache.Get(*req.PatientID, q.key()); !kept && total > uint64(smallChartPages*(size+1)) &&
+		len(rounds(ps, firstRoundRows(req.Filter, size+1))) > 1 {
 		return nil, query{}, false, chartCold
 	}
 	return m, q, kept, ""
@@ -72,8 +79,8 @@ func (s *Searcher) chartPlan(req Request, size int, all, ps []period) (m *compil
 // the search must go to ClickHouse instead: no cache, a patient with more
 // than ChartRows rows, a value that memory would not compare exactly as
 // ClickHouse does, a chart whose attributes do not parse, or a first
-// unfiltered page that needs less than the whole chart while the chart is
-// not kept yet.
+// unfiltered page that needs less than the whole chart, of more than
+// smallChartPages pages, while the chart is not kept yet.
 func (s *Searcher) fromChart(ctx context.Context, req Request, size int, after *cursor, all, ps []period) (Page, bool, error) {
 	m, q, _, outcome := s.chartPlan(req, size, all, ps)
 	switch outcome {

@@ -313,3 +313,70 @@ func TestUnparsableChartFallsBack(t *testing.T) {
 		t.Fatalf("undecided = %v, want 1", n)
 	}
 }
+
+// A first unfiltered page reads the whole chart when it holds at most
+// smallChartPages pages, so the rest of the visit is answered from memory;
+// a larger chart's first page reads only the page.
+func TestSmallChartReadOnTheFirstPage(t *testing.T) {
+	ch := env.ClickHouse(t)
+	ctx := context.Background()
+	if err := schema.Apply(ctx, nil, ch.Conn, ch.SchemaOptions()); err != nil {
+		t.Fatal(err)
+	}
+	w := index.NewWriter(ch.Conn, ch.Database, nil)
+	for _, b := range chartChanges(rand.New(rand.NewPCG(3, 9))) {
+		if _, err := w.Apply(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := cache.New(cache.Options{MaxBytes: 64 << 20, MaxLag: time.Hour})
+	c.Start()
+	c.Synced(time.Now())
+	reg := prometheus.NewRegistry()
+	mem, err := New(ch.Conn, Options{Database: ch.Database, TokenKey: []byte("k"), Metrics: NewMetrics(reg), Cache: c}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := New(ch.Conn, Options{Database: ch.Database, TokenKey: []byte("k")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		patient int64
+		pages   int // the chart's size in pages of the first search
+		chart   bool
+	}{
+		{1, smallChartPages, true},
+		{2, 3 * smallChartPages, false},
+	} {
+		p := tc.patient
+		ps, err := plain.periods(ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rows int // the periods' count, which the decision reads
+		for _, pp := range ps {
+			rows += int(pp.Rows)
+		}
+		size := (rows+tc.pages-1)/tc.pages - 1 // the chart holds at most tc.pages pages of size+1
+		req := Request{PatientID: &p, PageSize: size}
+		before := queriesOf(t, reg, "chart")
+		got, err := mem.Search(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := plain.Search(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(got.Documents) != fmt.Sprint(want.Documents) || got.NextPageToken == "" {
+			t.Fatalf("patient %d, page of %d: %v (next %q), want %v", p, size, got.Documents, got.NextPageToken, want.Documents)
+		}
+		if read := queriesOf(t, reg, "chart") - before; (read == 1) != tc.chart {
+			t.Errorf("patient %d: %d rows in pages of %d read the chart %d times, want chart %v", p, rows, size, read, tc.chart)
+		}
+	}
+	if n := counterValue(t, reg, "docsearch_patient_chart_searches_total", "outcome", chartCold); n != 1 {
+		t.Errorf("%v first pages counted cold, want 1", n)
+	}
+}
