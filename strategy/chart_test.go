@@ -14,6 +14,7 @@ import (
 
 	"github.com/docsearch/docsearch/cdc"
 	"github.com/docsearch/docsearch/index"
+	"github.com/docsearch/docsearch/loadtest/stack/stacktest"
 	"github.com/docsearch/docsearch/query/check"
 	"github.com/docsearch/docsearch/query/eval"
 	"github.com/docsearch/docsearch/query/parser"
@@ -111,35 +112,44 @@ func chartChanges(r *rand.Rand) [][]cdc.Change {
 	return append(batches, b)
 }
 
-// Every patient search answered from a chart in memory gives the pages
-// ClickHouse gives, for random filters and page sizes, page after page;
-// once a patient's chart is kept, further searches of that patient ask
-// ClickHouse nothing.
-func TestChartAnswersAsClickHouse(t *testing.T) {
-	ch := env.ClickHouse(t)
+// chartFixture writes chartChanges drawn from r and returns two searchers
+// over them: mem with a cache (and charts), its metrics in reg, and plain
+// without.
+func chartFixture(t *testing.T, r *rand.Rand) (ch stacktest.ClickHouse, c *cache.Cache, reg *prometheus.Registry, mem, plain *Searcher) {
+	t.Helper()
+	ch = env.ClickHouse(t)
 	ctx := context.Background()
 	if err := schema.Apply(ctx, nil, ch.Conn, ch.SchemaOptions()); err != nil {
 		t.Fatal(err)
 	}
 	w := index.NewWriter(ch.Conn, ch.Database, nil)
-	r := rand.New(rand.NewPCG(3, 9))
 	for _, b := range chartChanges(r) {
 		if _, err := w.Apply(ctx, b); err != nil {
 			t.Fatal(err)
 		}
 	}
-	c := cache.New(cache.Options{MaxBytes: 64 << 20, MaxLag: time.Hour})
+	c = cache.New(cache.Options{MaxBytes: 64 << 20, MaxLag: time.Hour})
 	c.Start()
 	c.Synced(time.Now())
-	reg := prometheus.NewRegistry()
-	mem, err := New(ch.Conn, Options{Database: ch.Database, TokenKey: []byte("k"), Metrics: NewMetrics(reg), Cache: c}, nil)
-	if err != nil {
+	reg = prometheus.NewRegistry()
+	var err error
+	if mem, err = New(ch.Conn, Options{Database: ch.Database, TokenKey: []byte("k"), Metrics: NewMetrics(reg), Cache: c}, nil); err != nil {
 		t.Fatal(err)
 	}
-	plain, err := New(ch.Conn, Options{Database: ch.Database, TokenKey: []byte("k")}, nil)
-	if err != nil {
+	if plain, err = New(ch.Conn, Options{Database: ch.Database, TokenKey: []byte("k")}, nil); err != nil {
 		t.Fatal(err)
 	}
+	return ch, c, reg, mem, plain
+}
+
+// Every patient search answered from a chart in memory gives the pages
+// ClickHouse gives, for random filters and page sizes, page after page;
+// once a patient's chart is kept, further searches of that patient ask
+// ClickHouse nothing.
+func TestChartAnswersAsClickHouse(t *testing.T) {
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(3, 9))
+	ch, c, reg, mem, plain := chartFixture(t, r)
 
 	// Filters drawn from the stored documents.
 	var docs []eval.Document
@@ -318,29 +328,8 @@ func TestUnparsableChartFallsBack(t *testing.T) {
 // smallChartPages pages, so the rest of the visit is answered from memory;
 // a larger chart's first page reads only the page.
 func TestSmallChartReadOnTheFirstPage(t *testing.T) {
-	ch := env.ClickHouse(t)
 	ctx := context.Background()
-	if err := schema.Apply(ctx, nil, ch.Conn, ch.SchemaOptions()); err != nil {
-		t.Fatal(err)
-	}
-	w := index.NewWriter(ch.Conn, ch.Database, nil)
-	for _, b := range chartChanges(rand.New(rand.NewPCG(3, 9))) {
-		if _, err := w.Apply(ctx, b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	c := cache.New(cache.Options{MaxBytes: 64 << 20, MaxLag: time.Hour})
-	c.Start()
-	c.Synced(time.Now())
-	reg := prometheus.NewRegistry()
-	mem, err := New(ch.Conn, Options{Database: ch.Database, TokenKey: []byte("k"), Metrics: NewMetrics(reg), Cache: c}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	plain, err := New(ch.Conn, Options{Database: ch.Database, TokenKey: []byte("k")}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, _, reg, mem, plain := chartFixture(t, rand.New(rand.NewPCG(3, 9)))
 	for _, tc := range []struct {
 		patient int64
 		pages   int // the chart's size in pages of the first search
