@@ -347,6 +347,7 @@ var dbCases = []struct {
 	{"sampled_at < '1000-01-01'", ids(10)},
 	{"sampled_at < '0000-01-01'", nil},
 	{"sampled_at <= '9999-12-31T23:59:59.9999999Z'", ids(5, 7, 8, 10)},
+	{"sampled_at > '0000-01-01'", ids(5, 7, 8, 10)}, // below every stored time: any time matches
 	{"visits = '2024-02-29'", ids(6)},
 	{"visits > '2024-02-29'", ids(7)},
 	{"visits < '2020-01-02'", ids(6)},

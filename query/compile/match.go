@@ -3,6 +3,7 @@ package compile
 import (
 	"cmp"
 	"math/big"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -135,13 +136,13 @@ func matchExpr(x check.Expr) (matchFn, error) {
 		if t == "" {
 			return func(d *Doc) tri { return triOf(len(d.LinkTypes) > 0) }, nil
 		}
-		return func(d *Doc) tri { return triOf(contains(d.LinkTypes, t)) }, nil
+		return func(d *Doc) tri { return triOf(slices.Contains(d.LinkTypes, t)) }, nil
 	case *check.LinksTo:
 		if !isUUID(x.Target) {
 			return nil, errorf(msgBadUUID, x.Target)
 		}
 		t := x.Target
-		return func(d *Doc) tri { return triOf(contains(d.LinkTargets, t)) }, nil
+		return func(d *Doc) tri { return triOf(slices.Contains(d.LinkTargets, t)) }, nil
 	}
 	return nil, errorf(msgUnknownNode, x)
 }
@@ -157,31 +158,9 @@ func matchList(args []check.Expr, stop tri) (matchFn, error) {
 		}
 		ps[i] = p
 	}
-	rest := yes
-	if stop == yes {
-		rest = no
-	}
 	return func(d *Doc) tri {
-		out := rest
-		for _, p := range ps {
-			switch p(d) {
-			case stop:
-				return stop
-			case unknown:
-				out = unknown
-			}
-		}
-		return out
+		return settle(ps, func(p matchFn) tri { return p(d) }, stop)
 	}, nil
-}
-
-func contains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // holds is whether a comparison result c (-1, 0, 1) satisfies op.
@@ -287,20 +266,27 @@ func columnTest(f check.Field, k check.Kind, op ast.CompareOp, v check.Value) (f
 	return func(d *Doc) bool { return holds(op, strings.Compare(get(d), s)) }, nil
 }
 
-// some is yes when test is yes for some x, else unknown when it is unknown
-// for some, else no.
-func some[T any](xs []T, test func(T) tri) tri {
-	out := no
+// settle is stop as soon as test gives stop for some x, else unknown when it
+// is unknown for some, else the other answer: OR with stop yes, AND with no.
+func settle[T any](xs []T, test func(T) tri, stop tri) tri {
+	out := yes
+	if stop == yes {
+		out = no
+	}
 	for _, x := range xs {
 		switch test(x) {
-		case yes:
-			return yes
+		case stop:
+			return stop
 		case unknown:
 			out = unknown
 		}
 	}
 	return out
 }
+
+// some is OR over xs: yes when test is yes for some x, else unknown when it
+// is unknown for some, else no.
+func some[T any](xs []T, test func(T) tri) tri { return settle(xs, test, yes) }
 
 func matchStartsWith(f check.Field, prefix string) (matchFn, error) {
 	if f.Common {
@@ -396,6 +382,13 @@ func matchAttr(f check.Field, op ast.CompareOp, values []check.Value) (matchFn, 
 	if _, err := attribute(f); err != nil {
 		return nil, err
 	}
+	if f.Type.Kind == check.Date || f.Type.Kind == check.Timestamp {
+		t, err := timeTest(f, op, values)
+		if err != nil {
+			return nil, err
+		}
+		return anyAttr(f, t), nil
+	}
 	var tests []func(cdc.Value) tri
 	for _, v := range values {
 		var t func(cdc.Value) tri
@@ -417,12 +410,6 @@ func matchAttr(f check.Field, op ast.CompareOp, values []check.Value) (matchFn, 
 			}
 			b := v.Bool
 			t = func(x cdc.Value) tri { return triOf(x.Type == cdc.TypeBool && x.Bool == b) }
-		case check.Date, check.Timestamp:
-			tt, err := timeTest(f, op, v)
-			if err != nil {
-				return nil, err
-			}
-			t = tt
 		default:
 			n, err := numberTest(f, op, v)
 			if err != nil {
@@ -437,17 +424,26 @@ func matchAttr(f check.Field, op ast.CompareOp, values []check.Value) (matchFn, 
 	}), nil
 }
 
-// timeTest compares one stored string with a time literal as Where does:
-// the string read as parseTime reads it (a string that is no date or
-// timestamp matches nothing), then compared on the microsecond grid.
-func timeTest(f check.Field, op ast.CompareOp, v check.Value) (func(cdc.Value) tri, error) {
-	if v.Kind != check.TimeValue {
-		return nil, valueError(f, v)
+// timeTest compares one stored string with time literals (one, or an IN
+// list with op Eq) as Where does: the string read once as parseTime reads it
+// (a string that is no date or timestamp matches nothing), then compared on
+// the microsecond grid.
+func timeTest(f check.Field, op ast.CompareOp, values []check.Value) (func(cdc.Value) tri, error) {
+	type bound struct {
+		op ast.CompareOp
+		us int64
+		vd verdict
 	}
-	gop, b, vd := onGrid(op, timeRat(v.Time), timeMin, timeMax)
-	var bound int64
-	if vd == compare {
-		bound = b.Int64()
+	bounds := make([]bound, len(values))
+	for i, v := range values {
+		if v.Kind != check.TimeValue {
+			return nil, valueError(f, v)
+		}
+		gop, b, vd := onGrid(op, timeRat(v.Time), timeMin, timeMax)
+		bounds[i] = bound{op: gop, vd: vd}
+		if vd == compare {
+			bounds[i].us = b.Int64()
+		}
 	}
 	return func(x cdc.Value) tri {
 		if x.Type != cdc.TypeString {
@@ -459,12 +455,13 @@ func timeTest(f check.Field, op ast.CompareOp, v check.Value) (func(cdc.Value) t
 			return no
 		case !sure:
 			return unknown
-		case vd == always:
-			return yes
-		case vd == never:
-			return no
 		}
-		return triOf(holds(gop, cmp.Compare(us, bound)))
+		for _, b := range bounds {
+			if b.vd == always || (b.vd == compare && holds(b.op, cmp.Compare(us, b.us))) {
+				return yes
+			}
+		}
+		return no
 	}, nil
 }
 

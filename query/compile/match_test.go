@@ -172,8 +172,9 @@ func TestEmptyFilterMatchesEverything(t *testing.T) {
 func BenchmarkMatch(b *testing.B) {
 	docs := matchDocs(b)
 	for name, text := range map[string]string{
-		"codes": "doc_type = 'lab_result' AND icd10 IN ('I10', 'I21.0', 'I20.9') AND NOT status = 'cancelled' OR bp > 179.5",
-		"dates": "visit_date >= '2024-01-01' AND NOT visit_date = '2024-03-01' OR sampled_at < '2024-10-01T08:30:00.5Z'",
+		"codes":     "doc_type = 'lab_result' AND icd10 IN ('I10', 'I21.0', 'I20.9') AND NOT status = 'cancelled' OR bp > 179.5",
+		"dates":     "visit_date >= '2024-01-01' AND NOT visit_date = '2024-03-01' OR sampled_at < '2024-10-01T08:30:00.5Z'",
+		"date list": "visit_date IN ('2024-03-01', '2024-03-02', '2024-03-03', '2024-02-29', '2020-01-01')",
 	} {
 		b.Run(name, func(b *testing.B) {
 			m, err := compile.Match(checkText(b, text))
