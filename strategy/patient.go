@@ -247,15 +247,7 @@ func patientRows(patient int64) func(context.Context, *Searcher, query) ([]row, 
 		if err := s.bounded(ctx, q, &got); err != nil {
 			return nil, err
 		}
-		rows := make([]row, len(got))
-		for i, p := range got {
-			r, err := p.decode(patient)
-			if err != nil {
-				return nil, err
-			}
-			rows[i] = r
-		}
-		return rows, nil
+		return decodeAll(got, func(p payloadRow) (row, error) { return p.decode(patient) })
 	}
 }
 

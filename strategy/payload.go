@@ -37,9 +37,16 @@ func populationRows(ctx context.Context, s *Searcher, q query) ([]row, error) {
 	if err := s.bounded(ctx, q, &got); err != nil {
 		return nil, err
 	}
+	return decodeAll(got, func(p populationRow) (row, error) {
+		return payloadRow{ID: p.ID, CreatedAt: p.CreatedAt, Payload: p.Payload}.decode(p.PatientID)
+	})
+}
+
+// decodeAll unpacks a page's rows in order; the first damaged one fails it.
+func decodeAll[T any](got []T, decode func(T) (row, error)) ([]row, error) {
 	rows := make([]row, len(got))
-	for i, p := range got {
-		r, err := payloadRow{ID: p.ID, CreatedAt: p.CreatedAt, Payload: p.Payload}.decode(p.PatientID)
+	for i, g := range got {
+		r, err := decode(g)
 		if err != nil {
 			return nil, err
 		}

@@ -2,6 +2,7 @@ package strategy
 
 import (
 	"context"
+	"maps"
 	"strconv"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 
 	"github.com/docsearch/docsearch/query/ast"
 	"github.com/docsearch/docsearch/query/check"
+	"github.com/docsearch/docsearch/query/compile"
 )
 
 // conjuncts are the filter's top-level AND terms: what every result satisfies.
@@ -43,7 +45,7 @@ func fixes(f *check.Checked, column string) bool {
 // newest matches are read in order and reading stops when the page is full.
 // The query it returns reads every year; a scan runs it year by year
 // (scanRounds).
-func (s *Searcher) populationPlan(req Request, size int, after *cursor) (Plan, query, error) {
+func (s *Searcher) populationPlan(req Request, size int, after *cursor) (Plan, query, compile.Expr, error) {
 	plan := Plan{}
 	switch {
 	case fixes(req.Filter, "author_id"):
@@ -57,25 +59,22 @@ func (s *Searcher) populationPlan(req Request, size int, after *cursor) (Plan, q
 		plan.Notes = append(plan.Notes, "no patient, author or clinic fixed: the main table is scanned within max_rows_to_read = "+strconv.FormatInt(s.opts.MaxRowsToRead, 10)+"; a created_at range prunes partitions",
 			"over three years or more, the scan reads the newest year first and older years only while the page is not full, in rounds sized by the matches found so far")
 	}
-	q, err := s.populationQuery(req, plan.Table, size+1, after, window{}, s.opts.MaxRowsToRead)
+	e, err := s.where(req.Filter)
 	if err != nil {
-		return Plan{}, query{}, err
+		return Plan{}, query{}, compile.Expr{}, err
 	}
+	q := s.populationQuery(e, plan.Table, size+1, after, window{}, s.opts.MaxRowsToRead)
 	plan.SQL, plan.Params = q.sql, q.params
-	return plan, q, nil
+	return plan, q, e, nil
 }
 
 // window is a range of created_at, [from, to); a zero end is open.
 type window struct{ from, to time.Time }
 
-// populationQuery reads up to limit matches from table within w, reading at
-// most maxRows rows.
-func (s *Searcher) populationQuery(req Request, table string, limit int, after *cursor, w window, maxRows int64) (query, error) {
-	e, err := s.where(req.Filter)
-	if err != nil {
-		return query{}, err
-	}
-	params := e.Params
+// populationQuery reads up to limit matches of the compiled filter e from
+// table within w, reading at most maxRows rows.
+func (s *Searcher) populationQuery(e compile.Expr, table string, limit int, after *cursor, w window, maxRows int64) query {
+	params := maps.Clone(e.Params)
 	params["s_limit"] = strconv.Itoa(limit)
 	sql := "SELECT " + populationColumns + " FROM " + table + " FINAL WHERE (" + e.SQL + ")" +
 		cursorCondition(after, params)
@@ -92,17 +91,17 @@ func (s *Searcher) populationQuery(req Request, table string, limit int, after *
 		"max_rows_to_read":                            maxRows,
 		"read_overflow_mode":                          "throw", // "break" would return partial results as if complete
 		"do_not_merge_across_partitions_select_final": 1,
-	}}, nil
+	}}
 }
 
 func (s *Searcher) population(ctx context.Context, req Request, size int, after *cursor) (Page, error) {
-	plan, q, err := s.populationPlan(req, size, after)
+	plan, q, e, err := s.populationPlan(req, size, after)
 	if err != nil {
 		return Page{Strategy: plan.Strategy}, err
 	}
 	var rows []row
 	if plan.Strategy == "population_scan" {
-		rows, err = s.scanRounds(ctx, req, plan.Table, size, after)
+		rows, err = s.scanRounds(ctx, req, e, plan.Table, size, after)
 	} else {
 		rows, err = populationRows(ctx, s, q)
 	}

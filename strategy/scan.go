@@ -8,6 +8,7 @@ import (
 
 	"github.com/docsearch/docsearch/query/ast"
 	"github.com/docsearch/docsearch/query/check"
+	"github.com/docsearch/docsearch/query/compile"
 )
 
 // scanRounds reads a scan's page year by year, newest first. A filter on
@@ -17,7 +18,7 @@ import (
 // future and the last towards the past: rows written after the span was read,
 // or older than it, are still found. Together the rounds read at most
 // MaxRowsToRead rows, as one query would.
-func (s *Searcher) scanRounds(ctx context.Context, req Request, table string, size int, after *cursor) ([]row, error) {
+func (s *Searcher) scanRounds(ctx context.Context, req Request, e compile.Expr, table string, size int, after *cursor) ([]row, error) {
 	top, bottom, ok, err := s.scanYears(ctx, req, after)
 	if err != nil {
 		return nil, err
@@ -38,10 +39,7 @@ func (s *Searcher) scanRounds(ctx context.Context, req Request, table string, si
 		if left <= 0 {
 			return nil, fmt.Errorf("%w: the search would read more rows than max_rows_to_read allows; narrow it (a patient, an author, a clinic, a date range): %d rows read in years %d-%d", ErrResourceExhausted, read.Load(), year+1, top)
 		}
-		q, err := s.populationQuery(req, table, size+1-len(rows), after, w, left)
-		if err != nil {
-			return nil, err
-		}
+		q := s.populationQuery(e, table, size+1-len(rows), after, w, left)
 		q.read = &read
 		got, err := populationRows(ctx, s, q)
 		if err != nil {

@@ -424,7 +424,7 @@ func (s *Searcher) Explain(ctx context.Context, req Request) (Plan, error) {
 	if req.PatientID != nil {
 		plan, err = s.patientPlan(ctx, req, size, after)
 	} else {
-		plan, _, err = s.populationPlan(req, size, after)
+		plan, _, _, err = s.populationPlan(req, size, after)
 	}
 	if err != nil || s.opts.Cluster == "" {
 		return plan, err
