@@ -373,17 +373,7 @@ func TestAuthorTableMovesWithEveryRow(t *testing.T) {
 	ch := env.ClickHouseNoSchema(t)
 	ctx := clickhouse.Context(context.Background(), clickhouse.WithSettings(clickhouse.Settings{"distributed_foreground_insert": 1}))
 	opts := ch.SchemaOptions()
-	// The schema as it was before migration 5, on every server.
-	for _, addr := range ch.Addrs {
-		conn := stacktest.Connect(t, addr, ch.Database)
-		for _, m := range schema.Migrations(opts)[:4] {
-			for _, q := range m.Statements {
-				if err := conn.Exec(ctx, q); err != nil {
-					t.Fatalf("%s: %v", addr, err)
-				}
-			}
-		}
-	}
+	ch.ApplyMigrations(t, 4) // the schema as it was before migration 5
 	insert := func(id string, patient, author int64, version uint64, deleted uint8) {
 		t.Helper()
 		at := time.Date(2016+int(patient%9), 3, 1, 10, 0, 0, 0, time.UTC)

@@ -12,7 +12,6 @@ import (
 	"github.com/docsearch/docsearch/cdc"
 	"github.com/docsearch/docsearch/index"
 	"github.com/docsearch/docsearch/schema"
-	"github.com/docsearch/docsearch/strategy/cache"
 )
 
 // queries counts the ClickHouse queries a Searcher ran, from its metrics.
@@ -66,14 +65,7 @@ func TestPatientSearchThroughCache(t *testing.T) {
 	if _, err := w.Apply(ctx, changes); err != nil {
 		t.Fatal(err)
 	}
-	c := cache.New(cache.Options{MaxBytes: 1 << 20, MaxLag: time.Hour})
-	c.Start()
-	c.Synced(time.Now())
-	reg := prometheus.NewRegistry()
-	s, err := New(ch.Conn, Options{Database: ch.Database, TokenKey: []byte("k"), Metrics: NewMetrics(reg), Cache: c}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, c, reg := cachedSearcher(t, ch, 1<<20)
 	one := int64(1)
 	ids := func(p Page) []string {
 		var out []string

@@ -17,7 +17,6 @@ import (
 	"github.com/docsearch/docsearch/loadtest/stack/stacktest"
 	"github.com/docsearch/docsearch/query/check"
 	"github.com/docsearch/docsearch/query/eval"
-	"github.com/docsearch/docsearch/query/parser"
 	"github.com/docsearch/docsearch/schema"
 	"github.com/docsearch/docsearch/strategy/cache"
 )
@@ -128,14 +127,8 @@ func chartFixture(t *testing.T, r *rand.Rand) (ch stacktest.ClickHouse, c *cache
 			t.Fatal(err)
 		}
 	}
-	c = cache.New(cache.Options{MaxBytes: 64 << 20, MaxLag: time.Hour})
-	c.Start()
-	c.Synced(time.Now())
-	reg = prometheus.NewRegistry()
+	mem, c, reg = cachedSearcher(t, ch, 64<<20)
 	var err error
-	if mem, err = New(ch.Conn, Options{Database: ch.Database, TokenKey: []byte("k"), Metrics: NewMetrics(reg), Cache: c}, nil); err != nil {
-		t.Fatal(err)
-	}
 	if plain, err = New(ch.Conn, Options{Database: ch.Database, TokenKey: []byte("k")}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -203,14 +196,7 @@ func TestChartAnswersAsClickHouse(t *testing.T) {
 		if strings.Contains(text, "visit_date") {
 			dated++
 		}
-		f, err := parser.Parse(text, parser.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		checked, err := check.Check(f, chartTypes, check.Options{})
-		if err != nil {
-			t.Fatalf("%q: %v", text, err)
-		}
+		checked := mustCheck(t, text, chartTypes)
 		p := int64(1 + r.IntN(3))
 		req := Request{PatientID: &p, Filter: checked, FilterText: text, PageSize: []int{2, 7, 100}[r.IntN(3)]}
 		want, got := pages(plain, req), pages(mem, req)
@@ -231,12 +217,7 @@ func TestChartAnswersAsClickHouse(t *testing.T) {
 	before := queries(t, reg)
 	for _, text := range []string{"doc_type = 'lab_result'", "bp > 150 OR smoker = true", "NOT icd10 IN ('I10')",
 		"visit_date >= '2023-06-01' AND NOT visit_date = '2024-01-02'"} {
-		f, _ := parser.Parse(text, parser.Options{})
-		checked, err := check.Check(f, chartTypes, check.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := mem.Search(ctx, Request{PatientID: &one, Filter: checked, FilterText: text, PageSize: 5}); err != nil {
+		if _, err := mem.Search(ctx, Request{PatientID: &one, Filter: mustCheck(t, text, chartTypes), FilterText: text, PageSize: 5}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -301,20 +282,9 @@ func TestUnparsableChartFallsBack(t *testing.T) {
 		" VALUES ('00000000-0000-4000-8000-000000000001', 9, '2024-01-01 00:00:00', 'visit', 'signed', 1, 1, '2024-01-01 00:00:00', '{}', 'not json', [], [], 1, 0, '2024-01-01 00:00:00')"); err != nil {
 		t.Fatal(err)
 	}
-	c := cache.New(cache.Options{MaxBytes: 1 << 20, MaxLag: time.Hour})
-	c.Start()
-	c.Synced(time.Now())
-	reg := prometheus.NewRegistry()
-	s, err := New(ch.Conn, Options{Database: ch.Database, TokenKey: []byte("k"), Metrics: NewMetrics(reg), Cache: c}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, _, reg := cachedSearcher(t, ch, 1<<20)
 	nine := int64(9)
-	f, _ := parser.Parse("doc_type = 'visit'", parser.Options{})
-	checked, err := check.Check(f, chartTypes, check.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	checked := mustCheck(t, "doc_type = 'visit'", chartTypes)
 	p, err := s.Search(ctx, Request{PatientID: &nine, Filter: checked, FilterText: "doc_type = 'visit'", PageSize: 10})
 	if err != nil || len(p.Documents) != 1 {
 		t.Fatalf("search: %d documents, %v", len(p.Documents), err)

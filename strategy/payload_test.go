@@ -12,9 +12,6 @@ import (
 
 	"github.com/docsearch/docsearch/cdc"
 	"github.com/docsearch/docsearch/index"
-	"github.com/docsearch/docsearch/loadtest/stack/stacktest"
-	"github.com/docsearch/docsearch/query/check"
-	"github.com/docsearch/docsearch/query/parser"
 	"github.com/docsearch/docsearch/schema"
 )
 
@@ -26,16 +23,7 @@ func TestPagesCarryEveryField(t *testing.T) {
 	ch := env.ClickHouseNoSchema(t)
 	ctx := clickhouse.Context(context.Background(), clickhouse.WithSettings(clickhouse.Settings{"insert_distributed_sync": 1}))
 	opts := ch.SchemaOptions()
-	for _, addr := range ch.Addrs {
-		conn := stacktest.Connect(t, addr, ch.Database)
-		for _, m := range schema.Migrations(opts)[:5] {
-			for _, q := range m.Statements {
-				if err := conn.Exec(ctx, q); err != nil {
-					t.Fatalf("%s: %v", addr, err)
-				}
-			}
-		}
-	}
+	ch.ApplyMigrations(t, 5)              // before the population tables had the payload
 	long := strings.Repeat("ü-note ", 60) // > 127 bytes: a multi-byte length
 	var changes []cdc.Change
 	for i := range 24 {
@@ -84,14 +72,7 @@ func TestPagesCarryEveryField(t *testing.T) {
 	}
 	population := func(text, strategy string) Request {
 		t.Helper()
-		f, err := parser.Parse(text, parser.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := check.Check(f, check.Fixed{}, check.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := mustCheck(t, text, nil)
 		if plan, err := s.Explain(ctx, Request{Filter: c, FilterText: text, PageSize: 5}); err != nil || plan.Strategy != strategy {
 			t.Fatalf("%q: strategy %q (%v), want %s", text, plan.Strategy, err, strategy)
 		}

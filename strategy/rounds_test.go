@@ -11,8 +11,6 @@ import (
 
 	"github.com/docsearch/docsearch/cdc"
 	"github.com/docsearch/docsearch/index"
-	"github.com/docsearch/docsearch/query/check"
-	"github.com/docsearch/docsearch/query/parser"
 	"github.com/docsearch/docsearch/schema"
 )
 
@@ -57,14 +55,7 @@ func TestFilteredPatientSearchRounds(t *testing.T) {
 	if _, err := index.NewWriter(ch.Conn, ch.Database, nil).Apply(ctx, changes); err != nil {
 		t.Fatal(err)
 	}
-	f, err := parser.Parse("doc_type = 'lab'", parser.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	filter, err := check.Check(f, nil, check.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	filter := mustCheck(t, "doc_type = 'lab'", nil)
 	reg := prometheus.NewRegistry()
 	s, err := New(ch.Conn, Options{Database: ch.Database, TokenKey: []byte("k"), Metrics: NewMetrics(reg)}, nil)
 	if err != nil {

@@ -13,7 +13,6 @@ import (
 	"github.com/docsearch/docsearch/cdc"
 	"github.com/docsearch/docsearch/index"
 	"github.com/docsearch/docsearch/query/check"
-	"github.com/docsearch/docsearch/query/parser"
 	"github.com/docsearch/docsearch/schema"
 )
 
@@ -53,18 +52,7 @@ func TestScanRounds(t *testing.T) {
 	if _, err := index.NewWriter(ch.Conn, ch.Database, nil).Apply(ctx, changes); err != nil {
 		t.Fatal(err)
 	}
-	filter := func(text string) *check.Checked {
-		t.Helper()
-		f, err := parser.Parse(text, parser.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := check.Check(f, nil, check.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
+	filter := func(text string) *check.Checked { return mustCheck(t, text, nil) }
 	reg := prometheus.NewRegistry()
 	s, err := New(ch.Conn, Options{Database: ch.Database, TokenKey: []byte("k"), Metrics: NewMetrics(reg)}, nil)
 	if err != nil {

@@ -289,6 +289,24 @@ func (c ClickHouse) SchemaOptions() schema.Options {
 	return o
 }
 
+// ApplyMigrations runs the statements of the first n migrations on every
+// server, as schema.Apply did at that version: for a test that starts from an
+// older schema and then applies the rest.
+func (c ClickHouse) ApplyMigrations(t testing.TB, n int) {
+	t.Helper()
+	ctx := context.Background()
+	for _, addr := range c.Addrs {
+		conn := Connect(t, addr, c.Database)
+		for _, m := range schema.Migrations(c.SchemaOptions())[:n] {
+			for _, q := range m.Statements {
+				if err := conn.Exec(ctx, q); err != nil {
+					t.Fatalf("%s: migration %d: %v", addr, m.Version, err)
+				}
+			}
+		}
+	}
+}
+
 // ClickHouse creates a database for t and connects to it. On a test cluster
 // the database exists on every server and already holds the cluster layout
 // (schema.Apply with SchemaOptions): tests written for one server apply the
