@@ -9,7 +9,7 @@ import (
 
 // compactTables are the tables searches read under FINAL: each part of a
 // partition they read costs every query that touches it.
-var compactTables = []string{"documents", "documents_by_author_v2", "documents_by_org", "patient_periods", "document_keys"}
+var compactTables = []string{"documents", "documents_by_author_v2", "documents_by_org", "patient_periods", "document_keys", "patient_charts"}
 
 // Compacted says what Compact merged.
 type Compacted struct {

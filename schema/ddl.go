@@ -215,6 +215,34 @@ var migrations = []Migration{
 	// on read until a merge writes them (schema.Compact).
 	{Version: 6, Name: "payload in the population tables", Statements: populationPayload(
 		"documents_by_org", "documents_by_author_v2")},
+	// A patient's chart in one row: a search of a patient not seen lately
+	// reads this row instead of the periods and then each period's part of
+	// documents, one point read instead of two queries over ten parts.
+	// Writers rebuild a patient's row after writing the patient's documents
+	// and before announcing them (index.Writer); a patient without a row,
+	// or whose row is a marker, is searched in documents as before.
+	{Version: 7, Name: "patient_charts: each patient's live documents in one row", Statements: []string{
+		`CREATE TABLE IF NOT EXISTS {db}.patient_charts{local}{on_cluster} (
+			patient_id  Int64,
+			-- the server's time before the chart was read: the newest read wins
+			version     DateTime64(6, 'UTC'),
+			-- 1: ids, created and payloads hold every live document, newest
+			-- first; 0: they are empty (too many documents, or unknown)
+			charted     UInt8,
+			-- the periods holding live documents, newest first, with an upper
+			-- bound of their rows (patient_periods); empty with charted = 0:
+			-- unknown, ask patient_periods
+			periods     Array(UInt16),
+			period_rows Array(UInt64),
+			ids         Array(UUID),
+			created     Array(DateTime64(6, 'UTC')),
+			payloads    Array(String) CODEC(ZSTD(3))
+		) ENGINE = {replicated}ReplacingMergeTree(version)
+		ORDER BY patient_id
+		SETTINGS index_granularity = 8, index_granularity_bytes = 16384,
+			min_compress_block_size = 4096, max_compress_block_size = 65536`, // a read is one row: decompress little more
+		distributed("patient_charts", PatientShardingKey),
+	}},
 }
 
 // populationPayload adds the payload column to population tables and their

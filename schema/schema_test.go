@@ -50,9 +50,9 @@ func TestApplyIsIdempotentAndConcurrent(t *testing.T) {
 		got = append(got, tb.Name)
 	}
 	want := []string{"attributes", "audit", "document_keys", "documents", "documents_by_author_v2", "documents_by_author_v2_mv",
-		"documents_by_org", "documents_by_org_mv", "patient_periods", "patient_periods_mv", "schema_migrations"}
+		"documents_by_org", "documents_by_org_mv", "patient_charts", "patient_periods", "patient_periods_mv", "schema_migrations"}
 	if ch.Cluster != "" {
-		for _, tb := range []string{"attributes", "audit", "document_keys", "documents", "documents_by_author_v2", "documents_by_org", "patient_periods"} {
+		for _, tb := range []string{"attributes", "audit", "document_keys", "documents", "documents_by_author_v2", "documents_by_org", "patient_charts", "patient_periods"} {
 			want = append(want, tb+"_local")
 		}
 	}
