@@ -107,6 +107,7 @@ type Indexer struct {
 	reader  source
 	dead    sink
 	changes *Publisher // nil without a ChangesTopic
+	charts  *rebuilder
 }
 
 // New builds an indexer; metrics may be nil.
@@ -127,8 +128,10 @@ func New(cfg Config, log *slog.Logger, conn Conn, reg Registry, metrics *Metrics
 			return nil, err
 		}
 	}
+	w := NewWriter(conn, cfg.Database, reg)
 	return &Indexer{
-		cfg: cfg, log: log, writer: NewWriter(conn, cfg.Database, reg), metrics: metrics, changes: changes,
+		cfg: cfg, log: log, writer: w, metrics: metrics, changes: changes,
+		charts: newRebuilder(w.store, w.chartRows, w.rebuildMax, log, metrics),
 		reader: kafka.NewReader(kafka.ReaderConfig{
 			Brokers: cfg.Brokers, Topic: cfg.Topic, GroupID: cfg.GroupID,
 			StartOffset: kafka.FirstOffset, MinBytes: 1, MaxBytes: 16 << 20,
@@ -163,6 +166,16 @@ func (ix *Indexer) Close() error {
 // Run indexes until ctx ends. A batch in hand when ctx ends is finished and
 // committed; a failing batch is retried with backoff, never skipped.
 func (ix *Indexer) Run(ctx context.Context) error {
+	rctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ix.charts.run(rctx)
+	}()
+	defer func() {
+		stop()
+		<-done
+	}()
 	for {
 		msgs, err := ix.fetch(ctx)
 		if len(msgs) > 0 {
@@ -261,8 +274,10 @@ func (ix *Indexer) decode(msgs []kafka.Message) *batch {
 	return b
 }
 
-// process runs a batch's remaining steps: plan, documents, keys (before the
-// notifications, so a subscriber's GetDocument finds what it is told about),
+// process runs a batch's remaining steps: plan, documents, keys and chart
+// markers (before the notifications, so a subscriber's GetDocument and a
+// search find what it is told about; the charts are rebuilt in the
+// background),
 // dead letters, notifications, and only then the offsets. A crash anywhere
 // replays the batch: rows come out the same, and a replayed change equal to
 // the stored version is notified again (at least once).
@@ -281,6 +296,11 @@ func (ix *Indexer) process(ctx context.Context, msgs []kafka.Message, b *batch) 
 		func() error {
 			err := ix.writer.store.writeKeys(ctx, *b.plan)
 			b.steps.mark("keys-write")
+			return err
+		},
+		func() error {
+			err := ix.writer.store.markCharts(ctx, touched(*b.plan))
+			b.steps.mark("charts")
 			return err
 		},
 		func() error { return ix.deadLetter(ctx, msgs, b.dead) },
@@ -304,6 +324,7 @@ func (ix *Indexer) process(ctx context.Context, msgs []kafka.Message, b *batch) 
 	}
 
 	p := b.plan
+	ix.charts.add(touched(*p))
 	now := time.Now()
 	ix.metrics.rows.Add(float64(len(p.docs)))
 	ix.metrics.stale.Add(float64(p.stale))

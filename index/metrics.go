@@ -12,6 +12,9 @@ type Metrics struct {
 	batchSeconds prometheus.Histogram
 	lag          prometheus.Histogram
 	fresh        *prometheus.GaugeVec
+	chartPending prometheus.Gauge
+	chartErrors  prometheus.Counter
+	chartSeconds prometheus.Histogram
 }
 
 // NewMetrics creates the metrics and registers them with reg; nil registers nothing.
@@ -44,9 +47,20 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "docsearch_indexer_source_time_seconds",
 			Help: "Commit time in PostgreSQL (source.ts_ms) of the newest change indexed, per partition of the source topic: time() minus it is how stale the index is.",
 		}, []string{"partition"}),
+		chartPending: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "docsearch_indexer_chart_rebuilds_pending", Help: "Patients whose stored charts wait to be rebuilt (searched in documents meanwhile).",
+		}),
+		chartErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "docsearch_indexer_chart_rebuild_errors_total", Help: "Rounds of chart rebuilds that failed and were retried.",
+		}),
+		chartSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "docsearch_indexer_chart_rebuild_seconds", Help: "Time to rebuild one round of patients' stored charts.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 12),
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.events, m.rows, m.stale, m.deadLetters, m.batchErrors, m.batchSeconds, m.lag, m.fresh)
+		reg.MustRegister(m.events, m.rows, m.stale, m.deadLetters, m.batchErrors, m.batchSeconds, m.lag, m.fresh,
+			m.chartPending, m.chartErrors, m.chartSeconds)
 	}
 	return m
 }

@@ -11,14 +11,50 @@ import (
 // columns carried forward, stale replays skipped, attributes registered first.
 // The indexer uses it for Kafka batches; backfill and repair use it directly.
 type Writer struct {
-	store    store
-	registry Registry
+	store     store
+	registry  Registry
+	chartRows int
+	// rebuildMax is the most patients a batch rebuilds the charts of; a
+	// larger batch (a bulk load through the stream) marks them instead.
+	rebuildMax int
 }
 
+// defaultRebuildMax: rebuilding reads each patient's documents again, and a
+// batch that touches thousands of patients is a bulk load, where a patient
+// would be read again in batch after batch.
+const defaultRebuildMax = 2000
+
 // NewWriter writes into database db; reg may be nil (attributes are then not
-// registered).
+// registered). It rebuilds the stored chart of each patient it writes, of at
+// most DefaultChartRows documents.
 func NewWriter(conn Conn, db string, reg Registry) *Writer {
-	return &Writer{store: store{conn: conn, db: db}, registry: reg}
+	return &Writer{store: store{conn: conn, db: db}, registry: reg, chartRows: DefaultChartRows, rebuildMax: defaultRebuildMax}
+}
+
+// WithChartRows sets the most documents a stored chart holds. Zero marks the
+// charts of the patients written unknown instead of rebuilding them, for a
+// bulk writer that calls BuildCharts once done: a patient written in many
+// batches would otherwise be read again after each.
+func (w *Writer) WithChartRows(n int) *Writer {
+	w.chartRows = max(n, 0)
+	return w
+}
+
+// writeCharts rebuilds the stored charts of the patients a plan wrote or
+// notifies: after their documents, before the notifications, so a search
+// that a notification sends to ClickHouse reads a chart with them. A batch
+// of more than rebuildMax patients, or a writer without charts, marks them
+// instead.
+func (w *Writer) writeCharts(ctx context.Context, p plan, steps *stepTimer) error {
+	patients := touched(p)
+	var err error
+	if w.chartRows == 0 || len(patients) > w.rebuildMax {
+		err = w.store.markCharts(ctx, patients)
+	} else {
+		err = w.store.rebuildCharts(ctx, patients, w.chartRows)
+	}
+	steps.mark("charts")
+	return err
 }
 
 // Result says what Apply did.
@@ -36,8 +72,9 @@ type Rejection struct {
 	ID, Reason string
 }
 
-// Apply writes changes, in order, completely: documents, then keys. Tombstones
-// are ignored. Applying the same changes again changes nothing.
+// Apply writes changes, in order, completely: documents, keys, then the
+// patients' charts. Tombstones are ignored. Applying the same changes again
+// changes nothing but the charts' versions.
 func (w *Writer) Apply(ctx context.Context, changes []cdc.Change) (Result, error) {
 	in := make([]change, 0, len(changes))
 	for i, c := range changes {
@@ -53,6 +90,9 @@ func (w *Writer) Apply(ctx context.Context, changes []cdc.Change) (Result, error
 		return Result{}, err
 	}
 	if err := w.store.writeKeys(ctx, p); err != nil {
+		return Result{}, err
+	}
+	if err := w.writeCharts(ctx, p, newStepTimer()); err != nil {
 		return Result{}, err
 	}
 	r := Result{Applied: p.applied, Stale: p.stale, Notifications: p.notes}

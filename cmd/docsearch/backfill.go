@@ -76,6 +76,7 @@ type stores struct {
 	ch        driver.Conn
 	publisher *index.Publisher // nil without --kafka
 	writer    backfill.Applier
+	index     *index.Writer // the writer under writer
 }
 
 func (s *stores) close() {
@@ -135,7 +136,7 @@ func (s sourceFlags) open(ctx context.Context, log *slog.Logger) (*stores, error
 		return nil, err
 	}
 	w := index.NewWriter(ch, s.clickhouse.database, reg)
-	st.writer = w
+	st.writer, st.index = w, w
 	if pub != nil {
 		st.writer = &index.NotifyingWriter{Writer: w, Publisher: pub}
 	}
@@ -211,6 +212,9 @@ func runBackfill(ctx context.Context, log *slog.Logger, args []string, out io.Wr
 		last = time.Now()
 		printProgress(os.Stderr, p)
 	}
+	// A patient's rows arrive in many batches: each marks the patient's
+	// chart unknown, and the charts are built once at the end.
+	st.index.WithChartRows(0)
 	p, err := backfill.Run(ctx, log, st.pg, st.ch, st.writer, opts)
 	printProgress(os.Stderr, p)
 	if err != nil {
@@ -218,13 +222,29 @@ func runBackfill(ctx context.Context, log *slog.Logger, args []string, out io.Wr
 	}
 	fmt.Fprintf(out, "backfill %s done: %d rows (%d applied, %d already newer), %d repaired after races, snapshots %v\n",
 		p.RunID, p.Rows, p.Applied, p.Stale, p.Repaired, p.Snapshots)
-	if compactAfter {
+	compact := func() error {
+		if !compactAfter {
+			return nil
+		}
 		start := time.Now()
 		c, err := schema.Compact(ctx, log, st.ch, schemaOpts)
 		if err != nil {
 			return fmt.Errorf("the backfill is done, but merging its parts failed (searches work, slower; run it again with --compact): %w", err)
 		}
 		fmt.Fprintf(out, "compacted %d partitions (%d parts) into one part each in %s\n", c.Partitions, c.Parts, time.Since(start).Round(time.Second))
+		return nil
+	}
+	if err := compact(); err != nil {
+		return err
+	}
+	start := time.Now()
+	n, err := index.BuildCharts(ctx, st.ch, src.clickhouse.database, index.DefaultChartRows)
+	if err != nil {
+		return fmt.Errorf("the backfill is done, but building the patients' charts failed (searches work, slower; run the backfill again): %w", err)
+	}
+	fmt.Fprintf(out, "built the charts of %d patients in %s\n", n, time.Since(start).Round(time.Second))
+	if err := compact(); err != nil { // the charts' parts
+		return err
 	}
 	for _, rj := range p.Rejected {
 		fmt.Fprintf(out, "rejected %s: %s\n", rj.ID, rj.Reason)
