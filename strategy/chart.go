@@ -102,6 +102,14 @@ func (s *Searcher) fromChart(ctx context.Context, req Request, size int, after *
 	if err != nil {
 		return Page{}, false, fmt.Errorf("reading the patient's chart: %w", err)
 	}
+	page, ok := s.chartPage(req, size, after, docs, m)
+	return page, ok, nil
+}
+
+// chartPage answers a patient search over docs, the patient's every live
+// document in result order; ok is false when a value is not decided in
+// memory and the search must go to ClickHouse.
+func (s *Searcher) chartPage(req Request, size int, after *cursor, docs []chartDoc, m *compile.Matcher) (Page, bool) {
 	var rows []row
 	for i := range docs {
 		d := &docs[i]
@@ -111,7 +119,7 @@ func (s *Searcher) fromChart(ctx context.Context, req Request, size int, after *
 		matched, decided := m.Match(&d.doc)
 		if !decided {
 			s.metrics.chart.WithLabelValues(chartUndecided).Inc()
-			return Page{}, false, nil
+			return Page{}, false
 		}
 		if matched {
 			rows = append(rows, d.row)
@@ -123,7 +131,7 @@ func (s *Searcher) fromChart(ctx context.Context, req Request, size int, after *
 	s.metrics.chart.WithLabelValues(chartAnswered).Inc()
 	page := s.finish(req, rows, size)
 	page.Strategy = "patient"
-	return page, true, nil
+	return page, true
 }
 
 // before reports whether r comes after the cursor in result order (newest
@@ -143,20 +151,26 @@ func chartDocs(patient int64) func(context.Context, *Searcher, query) ([]chartDo
 		if err != nil {
 			return nil, err
 		}
-		docs := make([]chartDoc, len(rows))
-		for i, r := range rows {
-			d := compile.Doc{ID: r.ID, PatientID: r.PatientID, OrganizationID: r.OrganizationID, AuthorID: r.AuthorID,
-				DocType: r.DocType, Status: r.Status, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
-				LinkTypes: r.LinkTypes, LinkTargets: r.LinkTargets}
-			if r.AttributesRaw != "" {
-				if d.Attributes, err = cdc.ParseAttributes(r.AttributesRaw); err != nil {
-					return nil, fmt.Errorf("%w: document %s: %w", errChartAttributes, r.ID, err)
-				}
-			}
-			docs[i] = chartDoc{row: r, doc: d}
-		}
-		return docs, nil
+		return newChartDocs(rows)
 	}
+}
+
+// newChartDocs parses what filters read of a chart's rows.
+func newChartDocs(rows []row) ([]chartDoc, error) {
+	docs := make([]chartDoc, len(rows))
+	for i, r := range rows {
+		d := compile.Doc{ID: r.ID, PatientID: r.PatientID, OrganizationID: r.OrganizationID, AuthorID: r.AuthorID,
+			DocType: r.DocType, Status: r.Status, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+			LinkTypes: r.LinkTypes, LinkTargets: r.LinkTargets}
+		if r.AttributesRaw != "" {
+			var err error
+			if d.Attributes, err = cdc.ParseAttributes(r.AttributesRaw); err != nil {
+				return nil, fmt.Errorf("%w: document %s: %w", errChartAttributes, r.ID, err)
+			}
+		}
+		docs[i] = chartDoc{row: r, doc: d}
+	}
+	return docs, nil
 }
 
 // chartSize estimates a chart's bytes: its rows, and twice their attributes'

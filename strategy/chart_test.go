@@ -113,8 +113,10 @@ func chartChanges(r *rand.Rand) [][]cdc.Change {
 
 // chartFixture writes chartChanges drawn from r and returns two searchers
 // over them: mem with a cache (and charts), its metrics in reg, and plain
-// without.
-func chartFixture(t *testing.T, r *rand.Rand) (ch stacktest.ClickHouse, c *cache.Cache, reg *prometheus.Registry, mem, plain *Searcher) {
+// without charts, stored or in memory. stored says whether the writer
+// stores the patients' charts, or leaves markers as a bulk writer does (the
+// charts are then read from documents).
+func chartFixture(t *testing.T, r *rand.Rand, stored bool) (ch stacktest.ClickHouse, c *cache.Cache, reg *prometheus.Registry, mem, plain *Searcher) {
 	t.Helper()
 	ch = env.ClickHouse(t)
 	ctx := context.Background()
@@ -122,6 +124,9 @@ func chartFixture(t *testing.T, r *rand.Rand) (ch stacktest.ClickHouse, c *cache
 		t.Fatal(err)
 	}
 	w := index.NewWriter(ch.Conn, ch.Database, nil)
+	if !stored {
+		w.WithChartRows(0)
+	}
 	for _, b := range chartChanges(r) {
 		if _, err := w.Apply(ctx, b); err != nil {
 			t.Fatal(err)
@@ -129,7 +134,7 @@ func chartFixture(t *testing.T, r *rand.Rand) (ch stacktest.ClickHouse, c *cache
 	}
 	mem, c, reg = cachedSearcher(t, ch, 64<<20)
 	var err error
-	if plain, err = New(ch.Conn, Options{Database: ch.Database, TokenKey: []byte("k")}, nil); err != nil {
+	if plain, err = New(ch.Conn, Options{Database: ch.Database, TokenKey: []byte("k"), ChartRows: -1}, nil); err != nil {
 		t.Fatal(err)
 	}
 	return ch, c, reg, mem, plain
@@ -140,9 +145,14 @@ func chartFixture(t *testing.T, r *rand.Rand) (ch stacktest.ClickHouse, c *cache
 // once a patient's chart is kept, further searches of that patient ask
 // ClickHouse nothing.
 func TestChartAnswersAsClickHouse(t *testing.T) {
+	t.Run("stored", func(t *testing.T) { chartAnswersAsClickHouse(t, true) })
+	t.Run("read from documents", func(t *testing.T) { chartAnswersAsClickHouse(t, false) })
+}
+
+func chartAnswersAsClickHouse(t *testing.T, stored bool) {
 	ctx := context.Background()
 	r := rand.New(rand.NewPCG(3, 9))
-	ch, c, reg, mem, plain := chartFixture(t, r)
+	ch, c, reg, mem, plain := chartFixture(t, r, stored)
 
 	// Filters drawn from the stored documents.
 	var docs []eval.Document
@@ -210,6 +220,11 @@ func TestChartAnswersAsClickHouse(t *testing.T) {
 	}
 	if dated < 10 {
 		t.Fatalf("only %d filters named the date attribute", dated)
+	}
+	// A stored chart is the patient's one query; without, the periods and
+	// the chart are read.
+	if n := queriesOf(t, reg, "periods") + queriesOf(t, reg, "chart"); (n == 0) != stored {
+		t.Fatalf("stored %v: %d periods lookups and charts read from documents", stored, n)
 	}
 
 	// A kept chart answers a new filter with no query at all.
@@ -294,12 +309,12 @@ func TestUnparsableChartFallsBack(t *testing.T) {
 	}
 }
 
-// A first unfiltered page reads the whole chart when it holds at most
-// smallChartPages pages, so the rest of the visit is answered from memory;
-// a larger chart's first page reads only the page.
+// Without a stored chart, a first unfiltered page reads the whole chart when
+// it holds at most smallChartPages pages, so the rest of the visit is
+// answered from memory; a larger chart's first page reads only the page.
 func TestSmallChartReadOnTheFirstPage(t *testing.T) {
 	ctx := context.Background()
-	_, _, reg, mem, plain := chartFixture(t, rand.New(rand.NewPCG(3, 9)))
+	_, _, reg, mem, plain := chartFixture(t, rand.New(rand.NewPCG(3, 9)), false)
 	for _, tc := range []struct {
 		patient int64
 		pages   int // the chart's size in pages of the first search

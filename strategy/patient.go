@@ -10,6 +10,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/docsearch/docsearch/query/check"
+	"github.com/docsearch/docsearch/query/compile"
 )
 
 // period is one partition holding some of a patient's documents.
@@ -143,13 +144,38 @@ func (s *Searcher) patientSettings() clickhouse.Settings {
 	}
 }
 
+// patientState reads what a patient search starts from: the stored chart
+// when there is one to use, else the periods lookup.
+func (s *Searcher) patientState(ctx context.Context, patient int64) ([]period, *storedChart, error) {
+	st, err := s.stored(ctx, patient)
+	if err != nil {
+		return nil, nil, err
+	}
+	if st != nil {
+		return st.periods, st, nil
+	}
+	all, err := s.periods(ctx, patient)
+	return all, nil, err
+}
+
+// usable says whether a stored chart answers searches in memory.
+func (s *Searcher) usable(st *storedChart) bool {
+	return st != nil && st.charted && len(st.docs) <= s.opts.ChartRows
+}
+
 func (s *Searcher) patient(ctx context.Context, req Request, size int, after *cursor) (Page, error) {
-	all, err := s.periods(ctx, *req.PatientID)
+	all, st, err := s.patientState(ctx, *req.PatientID)
 	if err != nil {
 		return Page{}, err
 	}
 	ps := notAfter(all, after)
-	if page, ok, err := s.fromChart(ctx, req, size, after, all, ps); ok || err != nil {
+	if s.usable(st) {
+		if m, err := compile.Match(req.Filter); err == nil {
+			if page, ok := s.chartPage(req, size, after, st.docs, m); ok {
+				return page, nil
+			}
+		}
+	} else if page, ok, err := s.fromChart(ctx, req, size, after, all, ps); ok || err != nil {
 		return page, err
 	}
 	var rows []row
@@ -173,11 +199,22 @@ func (s *Searcher) patient(ctx context.Context, req Request, size int, after *cu
 }
 
 func (s *Searcher) patientPlan(ctx context.Context, req Request, size int, after *cursor) (Plan, error) {
-	all, err := s.periods(ctx, *req.PatientID)
+	all, st, err := s.patientState(ctx, *req.PatientID)
 	if err != nil {
 		return Plan{}, err
 	}
 	ps := notAfter(all, after)
+	if s.usable(st) {
+		q := s.storedQuery(*req.PatientID)
+		plan := Plan{Strategy: "patient", Table: s.opts.Database + ".patient_charts", SQL: q.sql, Params: q.params,
+			Notes: []string{fmt.Sprintf("the patient's stored chart, one row of patient_charts, holds all %d live documents: the filter runs over it in memory, and ClickHouse is asked again only for a value memory does not decide", len(st.docs))}}
+		if s.opts.Cache != nil {
+			if _, ok := s.opts.Cache.Get(*req.PatientID, q.key()); ok {
+				plan.Notes = append(plan.Notes, "the patient's chart is in memory: the filter runs there and ClickHouse would not be asked")
+			}
+		}
+		return plan, nil
+	}
 	rs := rounds(ps, firstRoundRows(req.Filter, size+1))
 	plan := Plan{Strategy: "patient", Table: s.opts.Database + ".documents"}
 	for _, p := range ps {
@@ -196,6 +233,9 @@ func (s *Searcher) patientPlan(ctx context.Context, req Request, size int, after
 	note, chart := s.chartNote(req, size, all, ps)
 	if note != "" {
 		plan.Notes = append(plan.Notes, note)
+	}
+	if st != nil {
+		plan.Notes = append(plan.Notes, "the periods come from the patient's row of patient_charts, which holds no chart: the patient has more documents than a stored chart keeps")
 	}
 	if s.opts.Cache != nil && !chart {
 		if _, ok := s.opts.Cache.Get(*req.PatientID, q.key()); ok {

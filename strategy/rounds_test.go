@@ -11,6 +11,8 @@ import (
 
 	"github.com/docsearch/docsearch/cdc"
 	"github.com/docsearch/docsearch/index"
+	"github.com/docsearch/docsearch/loadtest/stack/stacktest"
+	"github.com/docsearch/docsearch/query/check"
 	"github.com/docsearch/docsearch/schema"
 )
 
@@ -56,8 +58,18 @@ func TestFilteredPatientSearchRounds(t *testing.T) {
 		t.Fatal(err)
 	}
 	filter := mustCheck(t, "doc_type = 'lab'", nil)
+	// Charts off: the periods come from patient_periods. Charts of at most
+	// 10 rows: both patients have more, and the periods come from their
+	// stored charts.
+	for _, charts := range []int{-1, 10} {
+		filteredRounds(t, ch, filter, want, charts)
+	}
+}
+
+func filteredRounds(t *testing.T, ch stacktest.ClickHouse, filter *check.Checked, want map[int64][]string, charts int) {
+	ctx := context.Background()
 	reg := prometheus.NewRegistry()
-	s, err := New(ch.Conn, Options{Database: ch.Database, TokenKey: []byte("k"), Metrics: NewMetrics(reg)}, nil)
+	s, err := New(ch.Conn, Options{Database: ch.Database, TokenKey: []byte("k"), Metrics: NewMetrics(reg), ChartRows: charts}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +91,7 @@ func TestFilteredPatientSearchRounds(t *testing.T) {
 			}
 			if page == 0 {
 				if n := queriesOf(t, reg, "patient") - before; n != tc.queries {
-					t.Errorf("patient %d: the first page took %d page queries, want %d", p, n, tc.queries)
+					t.Errorf("charts %d, patient %d: the first page took %d page queries, want %d", charts, p, n, tc.queries)
 				}
 			}
 			if len(pg.Documents) != tc.size && pg.NextPageToken != "" {
@@ -95,8 +107,11 @@ func TestFilteredPatientSearchRounds(t *testing.T) {
 		w := slices.Clone(want[p])
 		slices.Reverse(w) // newest first
 		if !slices.Equal(got, w) {
-			t.Errorf("patient %d: got %v, want %v", p, got, w)
+			t.Errorf("charts %d, patient %d: got %v, want %v", charts, p, got, w)
 		}
+	}
+	if n := queriesOf(t, reg, "periods"); (n == 0) != (charts > 0) {
+		t.Errorf("charts %d: %d periods lookups", charts, n)
 	}
 }
 

@@ -87,9 +87,9 @@ func TestCachedPatientSearchSeesNewDocuments(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	// The filtered search read the patient's chart once and filtered it in
-	// memory; the query metrics are exported.
-	for _, m := range []string{`docsearch_patient_chart_searches_total{outcome="answered"}`, `docsearch_clickhouse_query_seconds_count{kind="chart",outcome="ok"}`} {
+	// The filtered search read the patient's stored chart once and filtered
+	// it in memory; the query metrics are exported.
+	for _, m := range []string{`docsearch_patient_chart_searches_total{outcome="answered"}`, `docsearch_clickhouse_query_seconds_count{kind="stored_chart",outcome="ok"}`} {
 		if !strings.Contains(metricsText(t, metricsAddr), m) || metric(t, metricsAddr, m) < 1 {
 			t.Fatalf("%s missing or zero:\n%s", m, metricsText(t, metricsAddr))
 		}

@@ -1,0 +1,108 @@
+package strategy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+)
+
+// storedChart is a patient's row of patient_charts, which writers rebuild
+// after each write of the patient's documents (index.Writer).
+type storedChart struct {
+	// periods are the patient's periods, newest first, as the periods
+	// lookup would give them.
+	periods []period
+	// charted says docs hold every live document, in result order; else
+	// the patient has more than the writer keeps, and docs is empty.
+	charted bool
+	docs    []chartDoc
+}
+
+type storedRow struct {
+	Charted    uint8       `ch:"charted"`
+	Periods    []uint16    `ch:"periods"`
+	PeriodRows []uint64    `ch:"period_rows"`
+	IDs        []string    `ch:"doc_ids"`
+	Created    []time.Time `ch:"created"`
+	Payloads   []string    `ch:"payloads"`
+}
+
+func (s *Searcher) storedQuery(patient int64) query {
+	return query{kind: "stored_chart",
+		sql: "SELECT charted, periods, period_rows, arrayMap(x -> toString(x), ids) AS doc_ids, created, payloads FROM " +
+			s.opts.Database + ".patient_charts FINAL WHERE patient_id = {s_patient:Int64}",
+		params:   map[string]string{"s_patient": strconv.FormatInt(patient, 10)},
+		settings: clickhouse.Settings{"optimize_skip_unused_shards": 1, "max_threads": 1}}
+}
+
+// stored reads the patient's stored chart: one point read in place of the
+// periods lookup and the reads of documents. It returns nil when there is
+// none to use: charts are off, the patient has no row (nothing written
+// since the table was made), or the row is a marker left by a bulk writer.
+func (s *Searcher) stored(ctx context.Context, patient int64) (*storedChart, error) {
+	if s.opts.ChartRows < 0 {
+		return nil, nil
+	}
+	got, err := cached(ctx, s, patient, s.storedQuery(patient), storedSize, storedCharts(patient))
+	if errors.Is(err, errChartAttributes) {
+		// The page query reads the attributes column, not this text.
+		s.log.Warn("stored chart not usable, searching in documents", "patient", patient, "err", err)
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the patient's stored chart: %w", err)
+	}
+	if len(got) == 0 {
+		return nil, nil
+	}
+	return &got[0], nil
+}
+
+// storedCharts reads a stored chart row and unpacks it; a marker reads as
+// no chart.
+func storedCharts(patient int64) func(context.Context, *Searcher, query) ([]storedChart, error) {
+	return func(ctx context.Context, s *Searcher, q query) ([]storedChart, error) {
+		var got []storedRow
+		if err := s.bounded(ctx, q, &got); err != nil {
+			return nil, err
+		}
+		if len(got) == 0 {
+			return nil, nil
+		}
+		r := got[0]
+		if r.Charted == 0 && len(r.Periods) == 0 {
+			return nil, nil
+		}
+		if len(r.PeriodRows) != len(r.Periods) || len(r.Created) != len(r.IDs) || len(r.Payloads) != len(r.IDs) {
+			return nil, fmt.Errorf("patient %d: stored chart arrays differ in length", patient)
+		}
+		st := storedChart{charted: r.Charted == 1, periods: make([]period, len(r.Periods))}
+		for i, p := range r.Periods {
+			st.periods[i] = period{Period: p, Rows: r.PeriodRows[i]}
+		}
+		rows := make([]payloadRow, len(r.IDs))
+		for i := range rows {
+			rows[i] = payloadRow{ID: r.IDs[i], CreatedAt: r.Created[i], Payload: r.Payloads[i]}
+		}
+		decoded, err := decodeAll(rows, func(p payloadRow) (row, error) { return p.decode(patient) })
+		if err != nil {
+			return nil, err
+		}
+		if st.docs, err = newChartDocs(decoded); err != nil {
+			return nil, err
+		}
+		return []storedChart{st}, nil
+	}
+}
+
+func storedSize(got []storedChart) int {
+	n := 0
+	for _, st := range got {
+		n += chartSize(st.docs) + 16*len(st.periods) + 64
+	}
+	return n
+}
