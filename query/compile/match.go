@@ -30,7 +30,14 @@ type Doc struct {
 // Where gives it in ClickHouse. Where the two could part (a number that the
 // server may parse or store otherwise than exactly), Match says it has not
 // decided, and the caller asks ClickHouse. It is safe for concurrent use.
-type Matcher struct{ p matchFn }
+type Matcher struct {
+	p     matchFn
+	attrs bool
+}
+
+// ReadsAttributes reports whether the filter reads Doc.Attributes: a caller
+// may leave them unparsed when it does not.
+func (m *Matcher) ReadsAttributes() bool { return m.attrs }
 
 // tri is a predicate's answer on one document.
 type tri uint8
@@ -61,7 +68,28 @@ func Match(c *check.Checked) (*Matcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Matcher{p: p}, nil
+	return &Matcher{p: p, attrs: readsAttributes(c.Expr)}, nil
+}
+
+// readsAttributes reports whether x names an attribute anywhere.
+func readsAttributes(x check.Expr) bool {
+	switch x := x.(type) {
+	case *check.And:
+		return slices.ContainsFunc(x.Args, readsAttributes)
+	case *check.Or:
+		return slices.ContainsFunc(x.Args, readsAttributes)
+	case *check.Not:
+		return readsAttributes(x.X)
+	case *check.Compare:
+		return !x.Field.Common
+	case *check.In:
+		return !x.Field.Common
+	case *check.Exists:
+		return !x.Field.Common
+	case *check.StartsWith:
+		return !x.Field.Common
+	}
+	return false
 }
 
 // Match reports whether d matches, and whether that is decided; when it is

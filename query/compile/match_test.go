@@ -190,3 +190,60 @@ func BenchmarkMatch(b *testing.B) {
 		})
 	}
 }
+
+// A Matcher that says it reads no attributes answers every document the same
+// with its attributes left out (unparsed, as a chart may keep them); over the
+// database cases and random filters, both kinds occur.
+func TestReadsAttributes(t *testing.T) {
+	docs := matchDocs(t)
+	bare := make([]compile.Doc, len(docs))
+	for i, d := range docs {
+		d.Attributes = nil
+		bare[i] = d
+	}
+	texts := []string{""}
+	for _, tc := range dbCases {
+		if tc.filter != "" {
+			texts = append(texts, tc.filter, "NOT ("+tc.filter+")")
+		}
+	}
+	var evalDocs []eval.Document
+	for _, d := range docs {
+		evalDocs = append(evalDocs, eval.Document{ID: d.ID, PatientID: d.PatientID, OrganizationID: d.OrganizationID,
+			AuthorID: d.AuthorID, DocType: d.DocType, Status: d.Status, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt,
+			Attributes: d.Attributes})
+	}
+	types := map[string]eval.AttrType{}
+	for name, ty := range testRegistry {
+		k := map[check.Kind]eval.Kind{check.String: eval.String, check.Number: eval.Number, check.Bool: eval.Bool,
+			check.Date: eval.Date, check.Timestamp: eval.Timestamp}[ty.Kind]
+		types[name] = eval.AttrType{Kind: k, Array: ty.Array}
+	}
+	gs := eval.SchemaFromDocs(evalDocs, types, 0)
+	r := rand.New(rand.NewPCG(8, 13))
+	for range 300 {
+		texts = append(texts, eval.Generate(r, gs, 1+r.IntN(4)))
+	}
+	free, reading := 0, 0
+	for _, text := range texts {
+		m, err := compile.Match(checkText(t, text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.ReadsAttributes() {
+			reading++
+			continue
+		}
+		free++
+		for i := range docs {
+			m1, d1 := m.Match(&docs[i])
+			m2, d2 := m.Match(&bare[i])
+			if m1 != m2 || d1 != d2 {
+				t.Fatalf("%q reads no attributes, yet document %d: %v/%v with them, %v/%v without", text, i+1, m1, d1, m2, d2)
+			}
+		}
+	}
+	if free < 20 || reading < 20 {
+		t.Fatalf("%d filters read no attributes, %d do: the corpus does not try both", free, reading)
+	}
+}
