@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 
 	"github.com/docsearch/docsearch/cdc"
 	"github.com/docsearch/docsearch/query/compile"
@@ -91,28 +92,30 @@ func (s *Searcher) fromChart(ctx context.Context, req Request, size int, after *
 	default:
 		return Page{}, false, nil
 	}
-	docs, err := cached(ctx, s, *req.PatientID, q, chartSize, chartDocs(*req.PatientID))
-	if errors.Is(err, errChartAttributes) {
-		// The page query reads the attributes column, not this text: it can
-		// still answer.
-		s.log.Warn("patient chart not usable, searching in ClickHouse", "patient", *req.PatientID, "err", err)
-		s.metrics.chart.WithLabelValues(chartUndecided).Inc()
-		return Page{}, false, nil
-	}
+	got, err := cached(ctx, s, *req.PatientID, q, chartsSize, readChart(*req.PatientID))
 	if err != nil {
 		return Page{}, false, fmt.Errorf("reading the patient's chart: %w", err)
 	}
-	page, ok := s.chartPage(req, size, after, docs, m)
+	page, ok := s.chartPage(req, size, after, got[0], m)
 	return page, ok, nil
 }
 
-// chartPage answers a patient search over docs, the patient's every live
-// document in result order; ok is false when a value is not decided in
-// memory and the search must go to ClickHouse.
-func (s *Searcher) chartPage(req Request, size int, after *cursor, docs []chartDoc, m *compile.Matcher) (Page, bool) {
+// chartPage answers a patient search over c; ok is false when a value is
+// not decided in memory, or the attributes a filter reads do not parse, and
+// the search must go to ClickHouse.
+func (s *Searcher) chartPage(req Request, size int, after *cursor, c chart, m *compile.Matcher) (Page, bool) {
+	if m.ReadsAttributes() {
+		if err := c.parseAttributes(); err != nil {
+			// The page query reads the attributes column, not this text:
+			// it can still answer.
+			s.log.Warn("patient chart not usable, searching in ClickHouse", "patient", *req.PatientID, "err", err)
+			s.metrics.chart.WithLabelValues(chartUndecided).Inc()
+			return Page{}, false
+		}
+	}
 	var rows []row
-	for i := range docs {
-		d := &docs[i]
+	for i := range c.docs {
+		d := &c.docs[i]
 		if after != nil && !after.before(d.row) {
 			continue
 		}
@@ -144,41 +147,74 @@ func (c *cursor) before(r row) bool {
 // errChartAttributes: a stored attributes_raw does not parse.
 var errChartAttributes = errors.New("attributes text does not parse")
 
-// chartDocs reads a chart's rows and parses what filters read of them.
-func chartDocs(patient int64) func(context.Context, *Searcher, query) ([]chartDoc, error) {
-	return func(ctx context.Context, s *Searcher, q query) ([]chartDoc, error) {
+// chart is a patient's every live document, in result order, with what
+// filters read of them. The attributes are parsed once, by the first filter
+// that reads them: an unfiltered page, or a filter on the common columns,
+// leaves them as text (parsing took more than the chart's read).
+type chart struct {
+	docs  []chartDoc
+	attrs *chartAttrs // shared by the chart's copies
+}
+
+type chartAttrs struct {
+	once sync.Once
+	err  error
+}
+
+func newChart(rows []row) chart {
+	docs := make([]chartDoc, len(rows))
+	for i, r := range rows {
+		docs[i] = chartDoc{row: r, doc: compile.Doc{ID: r.ID, PatientID: r.PatientID, OrganizationID: r.OrganizationID,
+			AuthorID: r.AuthorID, DocType: r.DocType, Status: r.Status, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+			LinkTypes: r.LinkTypes, LinkTargets: r.LinkTargets}}
+	}
+	return chart{docs: docs, attrs: &chartAttrs{}}
+}
+
+// parseAttributes parses every document's attributes, once for all callers.
+func (c chart) parseAttributes() error {
+	c.attrs.once.Do(func() {
+		for i := range c.docs {
+			d := &c.docs[i]
+			if d.row.AttributesRaw == "" {
+				continue
+			}
+			a, err := cdc.ParseAttributes(d.row.AttributesRaw)
+			if err != nil {
+				c.attrs.err = fmt.Errorf("%w: document %s: %w", errChartAttributes, d.row.ID, err)
+				return
+			}
+			d.doc.Attributes = a
+		}
+	})
+	return c.attrs.err
+}
+
+// readChart reads a chart's rows.
+func readChart(patient int64) func(context.Context, *Searcher, query) ([]chart, error) {
+	return func(ctx context.Context, s *Searcher, q query) ([]chart, error) {
 		rows, err := patientRows(patient)(ctx, s, q)
 		if err != nil {
 			return nil, err
 		}
-		return newChartDocs(rows)
+		return []chart{newChart(rows)}, nil
 	}
 }
 
-// newChartDocs parses what filters read of a chart's rows.
-func newChartDocs(rows []row) ([]chartDoc, error) {
-	docs := make([]chartDoc, len(rows))
-	for i, r := range rows {
-		d := compile.Doc{ID: r.ID, PatientID: r.PatientID, OrganizationID: r.OrganizationID, AuthorID: r.AuthorID,
-			DocType: r.DocType, Status: r.Status, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
-			LinkTypes: r.LinkTypes, LinkTargets: r.LinkTargets}
-		if r.AttributesRaw != "" {
-			var err error
-			if d.Attributes, err = cdc.ParseAttributes(r.AttributesRaw); err != nil {
-				return nil, fmt.Errorf("%w: document %s: %w", errChartAttributes, r.ID, err)
-			}
-		}
-		docs[i] = chartDoc{row: r, doc: d}
-	}
-	return docs, nil
-}
-
-// chartSize estimates a chart's bytes: its rows, and twice their attributes'
-// text for the parsed values.
-func chartSize(docs []chartDoc) int {
+// chartSize estimates a chart's bytes: its rows, and their attributes' text
+// thrice over for the values parsed when a filter reads them.
+func chartSize(c chart) int {
 	n := 0
-	for i := range docs {
-		n += rowSize(&docs[i].row) + 2*len(docs[i].row.AttributesRaw) + 64*len(docs[i].doc.Attributes) + 64
+	for i := range c.docs {
+		n += rowSize(&c.docs[i].row) + 3*len(c.docs[i].row.AttributesRaw) + 64
+	}
+	return n
+}
+
+func chartsSize(cs []chart) int {
+	n := 0
+	for _, c := range cs {
+		n += chartSize(c)
 	}
 	return n
 }

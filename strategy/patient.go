@@ -160,7 +160,7 @@ func (s *Searcher) patientState(ctx context.Context, patient int64) ([]period, *
 
 // usable says whether a stored chart answers searches in memory.
 func (s *Searcher) usable(st *storedChart) bool {
-	return st != nil && st.charted && len(st.docs) <= s.opts.ChartRows
+	return st != nil && st.charted && len(st.chart.docs) <= s.opts.ChartRows
 }
 
 func (s *Searcher) patient(ctx context.Context, req Request, size int, after *cursor) (Page, error) {
@@ -171,7 +171,7 @@ func (s *Searcher) patient(ctx context.Context, req Request, size int, after *cu
 	ps := notAfter(all, after)
 	if s.usable(st) {
 		if m, err := compile.Match(req.Filter); err == nil {
-			if page, ok := s.chartPage(req, size, after, st.docs, m); ok {
+			if page, ok := s.chartPage(req, size, after, st.chart, m); ok {
 				return page, nil
 			}
 		}
@@ -207,7 +207,7 @@ func (s *Searcher) patientPlan(ctx context.Context, req Request, size int, after
 	if s.usable(st) {
 		q := s.storedQuery(*req.PatientID)
 		plan := Plan{Strategy: "patient", Table: s.opts.Database + ".patient_charts", SQL: q.sql, Params: q.params,
-			Notes: []string{fmt.Sprintf("the patient's stored chart, one row of patient_charts, holds all %d live documents: the filter runs over it in memory, and ClickHouse is asked again only for a value memory does not decide", len(st.docs))}}
+			Notes: []string{fmt.Sprintf("the patient's stored chart, one row of patient_charts, holds all %d live documents: the filter runs over it in memory, and ClickHouse is asked again only for a value memory does not decide", len(st.chart.docs))}}
 		if s.opts.Cache != nil {
 			if _, ok := s.opts.Cache.Get(*req.PatientID, q.key()); ok {
 				plan.Notes = append(plan.Notes, "the patient's chart is in memory: the filter runs there and ClickHouse would not be asked")

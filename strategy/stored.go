@@ -2,7 +2,6 @@ package strategy
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -19,7 +18,7 @@ type storedChart struct {
 	// charted says docs hold every live document, in result order; else
 	// the patient has more than the writer keeps, and docs is empty.
 	charted bool
-	docs    []chartDoc
+	chart   chart
 }
 
 type storedRow struct {
@@ -48,11 +47,6 @@ func (s *Searcher) stored(ctx context.Context, patient int64) (*storedChart, err
 		return nil, nil
 	}
 	got, err := cached(ctx, s, patient, s.storedQuery(patient), storedSize, storedCharts(patient))
-	if errors.Is(err, errChartAttributes) {
-		// The page query reads the attributes column, not this text.
-		s.log.Warn("stored chart not usable, searching in documents", "patient", patient, "err", err)
-		return nil, nil
-	}
 	if err != nil {
 		return nil, fmt.Errorf("reading the patient's stored chart: %w", err)
 	}
@@ -92,9 +86,7 @@ func storedCharts(patient int64) func(context.Context, *Searcher, query) ([]stor
 		if err != nil {
 			return nil, err
 		}
-		if st.docs, err = newChartDocs(decoded); err != nil {
-			return nil, err
-		}
+		st.chart = newChart(decoded)
 		return []storedChart{st}, nil
 	}
 }
@@ -102,7 +94,7 @@ func storedCharts(patient int64) func(context.Context, *Searcher, query) ([]stor
 func storedSize(got []storedChart) int {
 	n := 0
 	for _, st := range got {
-		n += chartSize(st.docs) + 16*len(st.periods) + 64
+		n += chartSize(st.chart) + 16*len(st.periods) + 64
 	}
 	return n
 }
