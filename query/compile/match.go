@@ -24,20 +24,27 @@ type Doc struct {
 	CreatedAt, UpdatedAt   time.Time
 	Attributes             map[string]cdc.Value
 	LinkTypes, LinkTargets []string // targets in canonical lowercase
+	// Lazy, when set, gives the attributes in place of Attributes, on the
+	// first predicate that reads them: a filter may settle a document on
+	// the columns alone. ok false (text that does not parse) leaves every
+	// predicate on attributes undecided. It must answer the same each time
+	// and be safe for concurrent use.
+	Lazy func() (attrs map[string]cdc.Value, ok bool)
+}
+
+// attrs are the document's attributes; ok is false when they are unknown.
+func (d *Doc) attrs() (map[string]cdc.Value, bool) {
+	if d.Lazy != nil {
+		return d.Lazy()
+	}
+	return d.Attributes, true
 }
 
 // Matcher decides a checked filter over Docs in memory, with the meaning
 // Where gives it in ClickHouse. Where the two could part (a number that the
 // server may parse or store otherwise than exactly), Match says it has not
 // decided, and the caller asks ClickHouse. It is safe for concurrent use.
-type Matcher struct {
-	p     matchFn
-	attrs bool
-}
-
-// ReadsAttributes reports whether the filter reads Doc.Attributes: a caller
-// may leave them unparsed when it does not.
-func (m *Matcher) ReadsAttributes() bool { return m.attrs }
+type Matcher struct{ p matchFn }
 
 // tri is a predicate's answer on one document.
 type tri uint8
@@ -68,28 +75,7 @@ func Match(c *check.Checked) (*Matcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Matcher{p: p, attrs: readsAttributes(c.Expr)}, nil
-}
-
-// readsAttributes reports whether x names an attribute anywhere.
-func readsAttributes(x check.Expr) bool {
-	switch x := x.(type) {
-	case *check.And:
-		return slices.ContainsFunc(x.Args, readsAttributes)
-	case *check.Or:
-		return slices.ContainsFunc(x.Args, readsAttributes)
-	case *check.Not:
-		return readsAttributes(x.X)
-	case *check.Compare:
-		return !x.Field.Common
-	case *check.In:
-		return !x.Field.Common
-	case *check.Exists:
-		return !x.Field.Common
-	case *check.StartsWith:
-		return !x.Field.Common
-	}
-	return false
+	return &Matcher{p: p}, nil
 }
 
 // Match reports whether d matches, and whether that is decided; when it is
@@ -154,7 +140,11 @@ func matchExpr(x check.Expr) (matchFn, error) {
 		}
 		name := x.Field.Name
 		return func(d *Doc) tri {
-			v, ok := d.Attributes[name]
+			a, known := d.attrs()
+			if !known {
+				return unknown
+			}
+			v, ok := a[name]
 			return triOf(ok && v.Type != cdc.TypeNull && v.Type != cdc.TypeEmptyArray)
 		}, nil
 	case *check.StartsWith:
@@ -348,7 +338,11 @@ func matchStartsWith(f check.Field, prefix string) (matchFn, error) {
 func anyAttr(f check.Field, test func(cdc.Value) tri) matchFn {
 	name, array := f.Name, f.Type.Array
 	return func(d *Doc) tri {
-		v, ok := d.Attributes[name]
+		a, known := d.attrs()
+		if !known {
+			return unknown
+		}
+		v, ok := a[name]
 		if !ok {
 			return no
 		}
