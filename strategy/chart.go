@@ -2,7 +2,6 @@ package strategy
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -104,15 +103,6 @@ func (s *Searcher) fromChart(ctx context.Context, req Request, size int, after *
 // not decided in memory, or the attributes a filter reads do not parse, and
 // the search must go to ClickHouse.
 func (s *Searcher) chartPage(req Request, size int, after *cursor, c chart, m *compile.Matcher) (Page, bool) {
-	if m.ReadsAttributes() {
-		if err := c.parseAttributes(); err != nil {
-			// The page query reads the attributes column, not this text:
-			// it can still answer.
-			s.log.Warn("patient chart not usable, searching in ClickHouse", "patient", *req.PatientID, "err", err)
-			s.metrics.chart.WithLabelValues(chartUndecided).Inc()
-			return Page{}, false
-		}
-	}
 	var rows []row
 	for i := range c.docs {
 		d := &c.docs[i]
@@ -144,50 +134,45 @@ func (c *cursor) before(r row) bool {
 	return rat < at || rat == at && r.ID < c.ID
 }
 
-// errChartAttributes: a stored attributes_raw does not parse.
-var errChartAttributes = errors.New("attributes text does not parse")
-
 // chart is a patient's every live document, in result order, with what
-// filters read of them. The attributes are parsed once, by the first filter
-// that reads them: an unfiltered page, or a filter on the common columns,
-// leaves them as text (parsing took more than the chart's read).
+// filters read of them. A document's attributes are parsed on the first
+// predicate that reads them (compile.Doc.Lazy), once for every caller: an
+// unfiltered page, or a filter the columns settle, leaves them as text
+// (parsing every document took more than reading a stored chart). Text that
+// does not parse leaves the document undecided, and the search goes to
+// ClickHouse, which reads the attributes column instead.
 type chart struct {
-	docs  []chartDoc
-	attrs *chartAttrs // shared by the chart's copies
+	docs []chartDoc
 }
 
-type chartAttrs struct {
-	once sync.Once
-	err  error
+// lazyAttrs parses one document's attributes once.
+type lazyAttrs struct {
+	raw   string
+	once  sync.Once
+	attrs map[string]cdc.Value
+	ok    bool
+}
+
+func (l *lazyAttrs) get() (map[string]cdc.Value, bool) {
+	l.once.Do(func() {
+		a, err := cdc.ParseAttributes(l.raw)
+		l.attrs, l.ok = a, err == nil
+	})
+	return l.attrs, l.ok
 }
 
 func newChart(rows []row) chart {
 	docs := make([]chartDoc, len(rows))
 	for i, r := range rows {
-		docs[i] = chartDoc{row: r, doc: compile.Doc{ID: r.ID, PatientID: r.PatientID, OrganizationID: r.OrganizationID,
+		d := compile.Doc{ID: r.ID, PatientID: r.PatientID, OrganizationID: r.OrganizationID,
 			AuthorID: r.AuthorID, DocType: r.DocType, Status: r.Status, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
-			LinkTypes: r.LinkTypes, LinkTargets: r.LinkTargets}}
-	}
-	return chart{docs: docs, attrs: &chartAttrs{}}
-}
-
-// parseAttributes parses every document's attributes, once for all callers.
-func (c chart) parseAttributes() error {
-	c.attrs.once.Do(func() {
-		for i := range c.docs {
-			d := &c.docs[i]
-			if d.row.AttributesRaw == "" {
-				continue
-			}
-			a, err := cdc.ParseAttributes(d.row.AttributesRaw)
-			if err != nil {
-				c.attrs.err = fmt.Errorf("%w: document %s: %w", errChartAttributes, d.row.ID, err)
-				return
-			}
-			d.doc.Attributes = a
+			LinkTypes: r.LinkTypes, LinkTargets: r.LinkTargets}
+		if r.AttributesRaw != "" {
+			d.Lazy = (&lazyAttrs{raw: r.AttributesRaw}).get
 		}
-	})
-	return c.attrs.err
+		docs[i] = chartDoc{row: r, doc: d}
+	}
+	return chart{docs: docs}
 }
 
 // readChart reads a chart's rows.
