@@ -41,7 +41,7 @@ func TestIndexerOverTLSAndSCRAM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(c.Close) // after the indexer stops: it may still be publishing its last batch
 	mech, err := scram.Mechanism(scram.SHA512, "indexer", "s3cret")
 	if err != nil {
 		t.Fatal(err)
