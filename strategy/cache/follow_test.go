@@ -97,9 +97,13 @@ func TestFollowerInvalidatesNotifiedPatients(t *testing.T) {
 		if p == 3 || p == 11 || p == 17 {
 			continue
 		}
-		if _, ok := c.Get(p, "k"); !ok {
-			t.Fatalf("patient %d dropped without a notification", p)
-		}
+		// Eventually: a loaded machine may put the follower behind MaxLag
+		// for a moment, when Get answers nothing; a dropped entry never
+		// comes back.
+		eventually(t, "patient "+strconv.FormatInt(p, 10)+" kept without a notification", func() bool {
+			_, ok := c.Get(p, "k")
+			return ok
+		})
 	}
 }
 
