@@ -20,3 +20,12 @@ func TestStrayArgumentsRefused(t *testing.T) {
 		}
 	}
 }
+
+// A mistyped --pprof stops serve before it listens, rather than leaving the
+// profiles off or on unasked.
+func TestPprofFlagRefusesOtherWords(t *testing.T) {
+	err := runServe(context.Background(), nil, []string{"--pprof", "yes", "--grpc", "127.0.0.1:0", "--metrics", "127.0.0.1:0"}, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "--pprof") {
+		t.Fatalf("serve --pprof yes: %v, want an error naming --pprof", err)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"strconv"
 	"sync/atomic"
@@ -54,6 +55,7 @@ type serveConfig struct {
 	searchNice            string
 	chartRows             string
 	batchWait             string
+	pprof                 string
 }
 
 type clickhouseConfig struct {
@@ -100,6 +102,7 @@ func (c clickhouseConfig) schemaOptions() (schema.Options, error) {
 func (c *serveConfig) register(fs flags) {
 	fs.str(&c.grpcAddr, "grpc", "127.0.0.1:7070", "gRPC listen address")
 	fs.str(&c.metricsAddr, "metrics", "127.0.0.1:9464", "Prometheus metrics listen address")
+	fs.str(&c.pprof, "pprof", "off", "serve Go's profiles (/debug/pprof/) on the metrics address: on or off; they expose the process's internals, so only on a private address")
 	fs.str(&c.clickhouse.addr, "clickhouse", "127.0.0.1:9000", "ClickHouse native protocol address")
 	fs.str(&c.clickhouse.database, "clickhouse-database", "docsearch", "ClickHouse database of docsearch's tables")
 	fs.str(&c.clickhouse.user, "clickhouse-user", "default", "ClickHouse user")
@@ -176,6 +179,9 @@ func serve(ctx context.Context, log *slog.Logger, cfg serveConfig, ready func())
 	readyTimeout, err := time.ParseDuration(cfg.readyTimeout)
 	if err != nil {
 		return fmt.Errorf("ready-timeout: %w", err)
+	}
+	if cfg.pprof != "on" && cfg.pprof != "off" {
+		return fmt.Errorf("--pprof %q: want on or off", cfg.pprof)
 	}
 	promReg := prometheus.NewRegistry()
 	promReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -295,6 +301,13 @@ func serve(ctx context.Context, log *slog.Logger, cfg serveConfig, ready func())
 
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(promReg, promhttp.HandlerOpts{Registry: promReg}))
+	if cfg.pprof == "on" {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	var serving atomic.Bool
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") }) // liveness: the process answers
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {                           // readiness: schema applied and ClickHouse answers

@@ -104,14 +104,17 @@ func waitServing(t *testing.T, addr string, r upRun, opts ...grpc.DialOption) {
 func TestUpServesStopsAndKeepsData(t *testing.T) {
 	bin, lib := env.Launcher(t)
 	data := t.TempDir()
-	grpcAddr, chAddr := freeAddr(t), freeAddr(t)
+	grpcAddr, chAddr, metricsAddr := freeAddr(t), freeAddr(t), freeAddr(t)
 	args := []string{
 		"--data", data, "--chembed", bin, "--libchdb", lib,
-		"--grpc", grpcAddr, "--metrics", freeAddr(t), "--kafka", freeAddr(t),
+		"--grpc", grpcAddr, "--metrics", metricsAddr, "--kafka", freeAddr(t),
 		"--clickhouse", chAddr, "--clickhouse-http", freeAddr(t),
 	}
 	r := startUp(t, args)
 	waitServing(t, grpcAddr, r)
+	if code := httpStatus(t, "http://"+metricsAddr+"/debug/pprof/cmdline"); code != http.StatusNotFound {
+		t.Fatalf("profiles without --pprof: status %d, want 404", code)
+	}
 	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{chAddr}})
 	if err != nil {
 		t.Fatal(err)
@@ -135,8 +138,11 @@ func TestUpServesStopsAndKeepsData(t *testing.T) {
 		t.Fatalf("processes left over after Ctrl-C: %s", out)
 	}
 
-	r = startUp(t, args)
+	r = startUp(t, append(args, "--pprof", "on"))
 	waitServing(t, grpcAddr, r)
+	if code := httpStatus(t, "http://"+metricsAddr+"/debug/pprof/cmdline"); code != http.StatusOK {
+		t.Fatalf("profiles with --pprof on: status %d, want 200", code)
+	}
 	conn, err = clickhouse.Open(&clickhouse.Options{Addr: []string{chAddr}})
 	if err != nil {
 		t.Fatal(err)
@@ -150,6 +156,16 @@ func TestUpServesStopsAndKeepsData(t *testing.T) {
 		t.Fatalf("sum = %d, want 7", got)
 	}
 	r.stop(t)
+}
+
+func httpStatus(t *testing.T, url string) int {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 // A taken port is reported at once, naming the port, and nothing stays up.
