@@ -1,0 +1,104 @@
+package strategy
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docsearch/docsearch/cdc"
+	"github.com/docsearch/docsearch/index"
+	"github.com/docsearch/docsearch/schema"
+)
+
+// A damaged stored chart is an error naming the patient, never a chart
+// with documents missing or made up.
+func TestDecodeStoredRefusesDamage(t *testing.T) {
+	ch := env.ClickHouse(t)
+	ctx := context.Background()
+	if err := schema.Apply(ctx, nil, ch.Conn, ch.SchemaOptions()); err != nil {
+		t.Fatal(err)
+	}
+	w := index.NewWriter(ch.Conn, ch.Database, nil)
+	if _, err := w.Apply(ctx, storedChanges(7, 3)); err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(ch.Conn, Options{Database: ch.Database, TokenKey: []byte("k")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []storedRow
+	if err := s.bounded(ctx, s.storedQuery(7), &got); err != nil || len(got) != 1 {
+		t.Fatalf("stored row: %v, %d rows", err, len(got))
+	}
+	rows, err := decodeStored(got[0].Docs, 7)
+	if err != nil || len(rows) != 3 {
+		t.Fatalf("decoding the stored chart: %d rows, %v; want 3", len(rows), err)
+	}
+	if rows[0].ID != storedID(2) || !rows[0].CreatedAt.Equal(storedAt(2)) || rows[0].DocType != "visit" || rows[0].PatientID != 7 {
+		t.Fatalf("newest row = %+v, want document 2 of 2026", rows[0])
+	}
+	// Three ids of 16 bytes after their count; then the dates' count.
+	docs := got[0].Docs
+	if docs[0] != 3 || docs[49] != 3 {
+		t.Fatalf("counts %d and %d, want 3 ids and 3 dates", docs[0], docs[49])
+	}
+	for name, damaged := range map[string]string{
+		"cut short":   docs[:len(docs)-1],
+		"a byte more": docs + "x",
+		"fewer dates": strings.Replace(docs, "\x03", "\x02", 2)[:len(docs)],
+		"empty":       "",
+		"ids only":    docs[:1+3*16],
+	} {
+		if rows, err := decodeStored(damaged, 7); err == nil || !strings.Contains(err.Error(), "patient 7") {
+			t.Errorf("%s: %d rows, %v; want an error naming patient 7", name, len(rows), err)
+		}
+	}
+}
+
+func storedID(n int) string    { return fmt.Sprintf("00000000-0000-4000-8000-%012d", n) }
+func storedAt(n int) time.Time { return time.Date(2016+n%11, 3, 1, 9, 0, n, 0, time.UTC) }
+
+// storedChanges creates n documents of one patient, one a year.
+func storedChanges(patient int64, n int) []cdc.Change {
+	out := make([]cdc.Change, n)
+	for i := range out {
+		at := storedAt(i)
+		row := cdc.Row{ID: storedID(i), PatientID: patient, DocType: []string{"lab_result", "referral", "visit"}[i%3],
+			Status: "signed", OrganizationID: 77, AuthorID: 5, CreatedAt: at, UpdatedAt: at.Add(time.Hour),
+			Attributes: map[string]cdc.Value{
+				"icd10":       cdc.ArrayValue(cdc.StringValue("I10"), cdc.StringValue(fmt.Sprintf("E11.%d", i%10))),
+				"bp_systolic": cdc.IntValue(int64(100 + i%90)), "smoker": cdc.BoolValue(i%2 == 0),
+				"note": cdc.StringValue("follow up in 3 months"),
+			}}
+		out[i] = cdc.Change{Kind: cdc.Create, ID: row.ID, Version: uint64(1000 + i), Row: row}
+	}
+	return out
+}
+
+// A search of a patient not in memory: the stored chart's point read,
+// its decoding and the page, 200 documents, no cache.
+func BenchmarkStoredChartSearch(b *testing.B) {
+	ch := env.ClickHouse(b)
+	ctx := context.Background()
+	if err := schema.Apply(ctx, nil, ch.Conn, ch.SchemaOptions()); err != nil {
+		b.Fatal(err)
+	}
+	w := index.NewWriter(ch.Conn, ch.Database, nil)
+	if _, err := w.Apply(ctx, storedChanges(7, 200)); err != nil {
+		b.Fatal(err)
+	}
+	s, err := New(ch.Conn, Options{Database: ch.Database, TokenKey: []byte("k")}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	patient := int64(7)
+	b.ReportAllocs()
+	for b.Loop() {
+		page, err := s.Search(ctx, Request{PatientID: &patient, PageSize: 100})
+		if err != nil || len(page.Documents) != 100 {
+			b.Fatalf("page of %d, %v", len(page.Documents), err)
+		}
+	}
+}
