@@ -15,19 +15,8 @@ import (
 // A damaged stored chart is an error naming the patient, never a chart
 // with documents missing or made up.
 func TestDecodeStoredRefusesDamage(t *testing.T) {
-	ch := env.ClickHouse(t)
 	ctx := context.Background()
-	if err := schema.Apply(ctx, nil, ch.Conn, ch.SchemaOptions()); err != nil {
-		t.Fatal(err)
-	}
-	w := index.NewWriter(ch.Conn, ch.Database, nil)
-	if _, err := w.Apply(ctx, storedChanges(7, 3)); err != nil {
-		t.Fatal(err)
-	}
-	s, err := New(ch.Conn, Options{Database: ch.Database, TokenKey: []byte("k")}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := storedSearcher(t, 3)
 	var got []storedRow
 	if err := s.bounded(ctx, s.storedQuery(7), &got); err != nil || len(got) != 1 {
 		t.Fatalf("stored row: %v, %d rows", err, len(got))
@@ -60,6 +49,26 @@ func TestDecodeStoredRefusesDamage(t *testing.T) {
 func storedID(n int) string    { return fmt.Sprintf("00000000-0000-4000-8000-%012d", n) }
 func storedAt(n int) time.Time { return time.Date(2016+n%11, 3, 1, 9, 0, n, 0, time.UTC) }
 
+// storedSearcher writes n documents of patient 7, their chart stored, and
+// returns a searcher without a cache over them.
+func storedSearcher(t testing.TB, n int) *Searcher {
+	t.Helper()
+	ch := env.ClickHouse(t)
+	ctx := context.Background()
+	if err := schema.Apply(ctx, nil, ch.Conn, ch.SchemaOptions()); err != nil {
+		t.Fatal(err)
+	}
+	w := index.NewWriter(ch.Conn, ch.Database, nil)
+	if _, err := w.Apply(ctx, storedChanges(7, n)); err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(ch.Conn, Options{Database: ch.Database, TokenKey: []byte("k")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 // storedChanges creates n documents of one patient, one a year.
 func storedChanges(patient int64, n int) []cdc.Change {
 	out := make([]cdc.Change, n)
@@ -80,19 +89,8 @@ func storedChanges(patient int64, n int) []cdc.Change {
 // A search of a patient not in memory: the stored chart's point read,
 // its decoding and the page, 200 documents, no cache.
 func BenchmarkStoredChartSearch(b *testing.B) {
-	ch := env.ClickHouse(b)
 	ctx := context.Background()
-	if err := schema.Apply(ctx, nil, ch.Conn, ch.SchemaOptions()); err != nil {
-		b.Fatal(err)
-	}
-	w := index.NewWriter(ch.Conn, ch.Database, nil)
-	if _, err := w.Apply(ctx, storedChanges(7, 200)); err != nil {
-		b.Fatal(err)
-	}
-	s, err := New(ch.Conn, Options{Database: ch.Database, TokenKey: []byte("k")}, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
+	s := storedSearcher(b, 200)
 	patient := int64(7)
 	b.ReportAllocs()
 	for b.Loop() {

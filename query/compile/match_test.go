@@ -14,6 +14,24 @@ import (
 )
 
 // matchDocs is the corpus as a Matcher reads it.
+// genSchema is what random filters over docs are drawn from, with the
+// test registry's types.
+func genSchema(docs []compile.Doc) eval.GenSchema {
+	var evalDocs []eval.Document
+	for _, d := range docs {
+		evalDocs = append(evalDocs, eval.Document{ID: d.ID, PatientID: d.PatientID, OrganizationID: d.OrganizationID,
+			AuthorID: d.AuthorID, DocType: d.DocType, Status: d.Status, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt,
+			Attributes: d.Attributes})
+	}
+	types := map[string]eval.AttrType{}
+	for name, ty := range testRegistry {
+		k := map[check.Kind]eval.Kind{check.String: eval.String, check.Number: eval.Number, check.Bool: eval.Bool,
+			check.Date: eval.Date, check.Timestamp: eval.Timestamp}[ty.Kind]
+		types[name] = eval.AttrType{Kind: k, Array: ty.Array}
+	}
+	return eval.SchemaFromDocs(evalDocs, types, 0)
+}
+
 func matchDocs(t testing.TB) []compile.Doc {
 	t.Helper()
 	out := make([]compile.Doc, len(corpus))
@@ -121,19 +139,7 @@ func namesDate(text string) bool {
 func TestMatchAgreesWithClickHouseOnRandomFilters(t *testing.T) {
 	ch := setup(t, corpus, true)
 	docs := matchDocs(t)
-	var evalDocs []eval.Document
-	for _, d := range docs {
-		evalDocs = append(evalDocs, eval.Document{ID: d.ID, PatientID: d.PatientID, OrganizationID: d.OrganizationID,
-			AuthorID: d.AuthorID, DocType: d.DocType, Status: d.Status, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt,
-			Attributes: d.Attributes})
-	}
-	types := map[string]eval.AttrType{}
-	for name, ty := range testRegistry {
-		k := map[check.Kind]eval.Kind{check.String: eval.String, check.Number: eval.Number, check.Bool: eval.Bool,
-			check.Date: eval.Date, check.Timestamp: eval.Timestamp}[ty.Kind]
-		types[name] = eval.AttrType{Kind: k, Array: ty.Array}
-	}
-	gs := eval.SchemaFromDocs(evalDocs, types, 0)
+	gs := genSchema(docs)
 	r := rand.New(rand.NewPCG(5, 21))
 	n, dated, undecidedDocs := 0, 0, 0
 	for range 300 {
@@ -202,19 +208,7 @@ func TestLazyAttributes(t *testing.T) {
 			texts = append(texts, tc.filter, "NOT ("+tc.filter+")")
 		}
 	}
-	var evalDocs []eval.Document
-	for _, d := range docs {
-		evalDocs = append(evalDocs, eval.Document{ID: d.ID, PatientID: d.PatientID, OrganizationID: d.OrganizationID,
-			AuthorID: d.AuthorID, DocType: d.DocType, Status: d.Status, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt,
-			Attributes: d.Attributes})
-	}
-	types := map[string]eval.AttrType{}
-	for name, ty := range testRegistry {
-		k := map[check.Kind]eval.Kind{check.String: eval.String, check.Number: eval.Number, check.Bool: eval.Bool,
-			check.Date: eval.Date, check.Timestamp: eval.Timestamp}[ty.Kind]
-		types[name] = eval.AttrType{Kind: k, Array: ty.Array}
-	}
-	gs := eval.SchemaFromDocs(evalDocs, types, 0)
+	gs := genSchema(docs)
 	r := rand.New(rand.NewPCG(8, 13))
 	for range 300 {
 		texts = append(texts, eval.Generate(r, gs, 1+r.IntN(4)))
