@@ -26,6 +26,7 @@ const (
 	chartUndecided = "undecided" // a value memory does not decide exactly
 	chartLarge     = "large"     // more rows than ChartRows
 	chartCold      = "cold"      // a first page reads less than the chart
+	chartDamaged   = "damaged"   // a stored chart that does not decode: documents are read
 )
 
 // smallChartPages is the size, in pages, up to which a first unfiltered page

@@ -42,7 +42,8 @@ func (s *Searcher) storedQuery(patient int64) query {
 // stored reads the patient's stored chart: one point read in place of the
 // periods lookup and the reads of documents. It returns nil when there is
 // none to use: charts are off, the patient has no row (nothing written
-// since the table was made), or the row is a marker left by a bulk writer.
+// since the table was made), the row is a marker left by a bulk writer, or
+// it does not decode.
 func (s *Searcher) stored(ctx context.Context, patient int64) (*storedChart, error) {
 	if s.opts.ChartRows < 0 {
 		return nil, nil
@@ -57,8 +58,8 @@ func (s *Searcher) stored(ctx context.Context, patient int64) (*storedChart, err
 	return &got[0], nil
 }
 
-// storedCharts reads a stored chart row and unpacks it; a marker reads as
-// no chart.
+// storedCharts reads a stored chart row and unpacks it; a marker, or a row
+// that does not decode, reads as no chart.
 func storedCharts(patient int64) func(context.Context, *Searcher, query) ([]storedChart, error) {
 	return func(ctx context.Context, s *Searcher, q query) ([]storedChart, error) {
 		var got []storedRow
@@ -72,16 +73,21 @@ func storedCharts(patient int64) func(context.Context, *Searcher, query) ([]stor
 		if r.Charted == 0 && len(r.Periods) == 0 {
 			return nil, nil
 		}
-		if len(r.PeriodRows) != len(r.Periods) {
-			return nil, fmt.Errorf("patient %d: stored chart arrays differ in length", patient)
+		decoded, err := decodeStored(r.Docs, patient)
+		if err == nil && len(r.PeriodRows) != len(r.Periods) {
+			err = fmt.Errorf("patient %d: stored chart has %d periods and %d row counts", patient, len(r.Periods), len(r.PeriodRows))
+		}
+		if err != nil {
+			// documents hold the truth: the search reads them, as for a
+			// patient without a chart, until the patient's next write
+			// rebuilds the row.
+			s.log.Error("stored chart does not decode; searching documents", "patient", patient, "err", err)
+			s.metrics.chart.WithLabelValues(chartDamaged).Inc()
+			return nil, nil
 		}
 		st := storedChart{charted: r.Charted == 1, periods: make([]period, len(r.Periods))}
 		for i, p := range r.Periods {
 			st.periods[i] = period{Period: p, Rows: r.PeriodRows[i]}
-		}
-		decoded, err := decodeStored(r.Docs, patient)
-		if err != nil {
-			return nil, err
 		}
 		st.chart = newChart(decoded)
 		return []storedChart{st}, nil
@@ -122,7 +128,7 @@ func decodeStored(docs string, patient int64) ([]row, error) {
 		}
 		r, err := p.decode(patient)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("patient %d: %w", patient, err)
 		}
 		rows[i] = r
 	}

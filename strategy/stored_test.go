@@ -3,17 +3,21 @@ package strategy
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/docsearch/docsearch/cdc"
 	"github.com/docsearch/docsearch/index"
 	"github.com/docsearch/docsearch/schema"
 )
 
-// A damaged stored chart is an error naming the patient, never a chart
-// with documents missing or made up.
+// A damaged stored chart decodes to an error naming the patient, never to
+// a chart with documents missing or made up.
 func TestDecodeStoredRefusesDamage(t *testing.T) {
 	ctx := context.Background()
 	s := storedSearcher(t, 3)
@@ -43,6 +47,45 @@ func TestDecodeStoredRefusesDamage(t *testing.T) {
 		if rows, err := decodeStored(damaged, 7); err == nil || !strings.Contains(err.Error(), "patient 7") {
 			t.Errorf("%s: %d rows, %v; want an error naming patient 7", name, len(rows), err)
 		}
+	}
+}
+
+// A stored chart that does not decode costs the search its speed, not its
+// answer: the search reads documents, and the metric counts the row.
+func TestDamagedStoredChartSearchesDocuments(t *testing.T) {
+	ch := env.ClickHouse(t)
+	ctx := context.Background()
+	if err := schema.Apply(ctx, nil, ch.Conn, ch.SchemaOptions()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := index.NewWriter(ch.Conn, ch.Database, nil).Apply(ctx, storedChanges(7, 3)); err != nil {
+		t.Fatal(err)
+	}
+	// A newer row whose one payload is not RowBinary.
+	ictx := clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"distributed_foreground_insert": 1}))
+	if err := ch.Conn.Exec(ictx, "INSERT INTO "+ch.Database+".patient_charts (patient_id, version, charted, periods, period_rows, ids, created, payloads) "+
+		"VALUES (7, now64(6) + 1, 1, [2018], [1], [generateUUIDv4()], [now64(6)], ['garbage'])"); err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	s, err := New(ch.Conn, Options{Database: ch.Database, TokenKey: []byte("k"), Metrics: NewMetrics(reg)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	patient := int64(7)
+	page, err := s.Search(ctx, Request{PatientID: &patient, PageSize: 10})
+	if err != nil {
+		t.Fatalf("search over a damaged stored chart: %v", err)
+	}
+	var got []string
+	for _, d := range page.Documents {
+		got = append(got, d.ID)
+	}
+	if want := []string{storedID(2), storedID(1), storedID(0)}; !slices.Equal(got, want) {
+		t.Fatalf("documents %v, want %v", got, want)
+	}
+	if n := counterValue(t, reg, "docsearch_patient_chart_searches_total", "outcome", chartDamaged); n != 1 {
+		t.Fatalf("damaged stored charts counted %v times, want 1", n)
 	}
 }
 
