@@ -246,7 +246,8 @@ type batch struct {
 	changes []change
 	dead    []rejected
 	plan    *plan
-	done    int // steps completed
+	touched []int64 // the patients whose charts the plan changes
+	done    int     // steps completed
 	steps   *stepTimer
 }
 
@@ -289,6 +290,7 @@ func (ix *Indexer) process(ctx context.Context, msgs []kafka.Message, b *batch) 
 				return err
 			}
 			b.plan = &p
+			b.touched = touched(p)
 			b.dead = append(b.dead, p.rejected...)
 			return nil
 		},
@@ -299,7 +301,7 @@ func (ix *Indexer) process(ctx context.Context, msgs []kafka.Message, b *batch) 
 			return err
 		},
 		func() error {
-			err := ix.writer.store.markCharts(ctx, touched(*b.plan))
+			err := ix.writer.store.markCharts(ctx, b.touched)
 			b.steps.mark("charts")
 			return err
 		},
@@ -324,7 +326,7 @@ func (ix *Indexer) process(ctx context.Context, msgs []kafka.Message, b *batch) 
 	}
 
 	p := b.plan
-	ix.charts.add(touched(*p))
+	ix.charts.add(b.touched)
 	now := time.Now()
 	ix.metrics.rows.Add(float64(len(p.docs)))
 	ix.metrics.stale.Add(float64(p.stale))
