@@ -16,6 +16,8 @@ type Metrics struct {
 	seconds *prometheus.HistogramVec
 	rows    *prometheus.HistogramVec
 	chart   *prometheus.CounterVec
+	// chartBatch is the patients of each stored chart read.
+	chartBatch prometheus.Histogram
 }
 
 // NewMetrics creates the metrics and registers them with reg; nil registers nothing.
@@ -35,9 +37,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "docsearch_patient_chart_searches_total",
 			Help: "Patient searches that looked at the patient's chart in memory, by outcome: answered there, or sent to ClickHouse because the chart was too large (large), a value was not decided exactly in memory (undecided), or a first page needed less than the chart (cold).",
 		}, []string{"outcome"}),
+		chartBatch: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "docsearch_stored_chart_read_patients",
+			Help:    "Patients whose stored charts one query read: reads that arrive while others run go together.",
+			Buckets: []float64{1, 2, 4, 8, 16, 32, 64},
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.seconds, m.rows, m.chart)
+		reg.MustRegister(m.seconds, m.rows, m.chart, m.chartBatch)
 	}
 	return m
 }

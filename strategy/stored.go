@@ -22,6 +22,7 @@ type storedChart struct {
 }
 
 type storedRow struct {
+	PatientID  int64    `ch:"patient_id"`
 	Charted    uint8    `ch:"charted"`
 	Periods    []uint16 `ch:"periods"`
 	PeriodRows []uint64 `ch:"period_rows"`
@@ -32,10 +33,14 @@ type storedRow struct {
 }
 
 func (s *Searcher) storedQuery(patient int64) query {
+	return s.storedSelect("patient_id = {s_patient:Int64}", map[string]string{"s_patient": strconv.FormatInt(patient, 10)})
+}
+
+func (s *Searcher) storedSelect(where string, params map[string]string) query {
 	return query{kind: "stored_chart",
-		sql: "SELECT charted, periods, period_rows, formatRow('RowBinary', ids, created, payloads) AS docs FROM " +
-			s.opts.Database + ".patient_charts FINAL WHERE patient_id = {s_patient:Int64}",
-		params:   map[string]string{"s_patient": strconv.FormatInt(patient, 10)},
+		sql: "SELECT patient_id, charted, periods, period_rows, formatRow('RowBinary', ids, created, payloads) AS docs FROM " +
+			s.opts.Database + ".patient_charts FINAL WHERE " + where,
+		params:   params,
 		settings: clickhouse.Settings{"optimize_skip_unused_shards": 1, "max_threads": 1}}
 }
 
@@ -62,14 +67,10 @@ func (s *Searcher) stored(ctx context.Context, patient int64) (*storedChart, err
 // that does not decode, reads as no chart.
 func storedCharts(patient int64) func(context.Context, *Searcher, query) ([]storedChart, error) {
 	return func(ctx context.Context, s *Searcher, q query) ([]storedChart, error) {
-		var got []storedRow
-		if err := s.bounded(ctx, q, &got); err != nil {
+		r, found, err := s.readStored(ctx, patient, q)
+		if err != nil || !found {
 			return nil, err
 		}
-		if len(got) == 0 {
-			return nil, nil
-		}
-		r := got[0]
 		if r.Charted == 0 && len(r.Periods) == 0 {
 			return nil, nil
 		}
@@ -92,6 +93,19 @@ func storedCharts(patient int64) func(context.Context, *Searcher, query) ([]stor
 		st.chart = newChart(decoded)
 		return []storedChart{st}, nil
 	}
+}
+
+// readStored reads the patient's stored row: with the reads of other
+// patients waiting at the same time, unless those are not gathered.
+func (s *Searcher) readStored(ctx context.Context, patient int64, q query) (storedRow, bool, error) {
+	if s.charts != nil {
+		return s.charts.read(ctx, patient)
+	}
+	var got []storedRow
+	if err := s.bounded(ctx, q, &got); err != nil || len(got) == 0 {
+		return storedRow{}, false, err
+	}
+	return got[0], true, nil
 }
 
 func storedSize(got []storedChart) int {

@@ -3,8 +3,10 @@ package strategy
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -142,4 +144,58 @@ func BenchmarkStoredChartSearch(b *testing.B) {
 			b.Fatalf("page of %d, %v", len(page.Documents), err)
 		}
 	}
+}
+
+// Searches of many patients not in memory, from eight clients at once:
+// each stored chart read alone, or gathered with at most 1, 2 or 4 queries
+// in flight. 2000 patients of 20 documents, no cache.
+func BenchmarkStoredChartReads(b *testing.B) {
+	ch := env.ClickHouse(b)
+	ctx := context.Background()
+	if err := schema.Apply(ctx, nil, ch.Conn, ch.SchemaOptions()); err != nil {
+		b.Fatal(err)
+	}
+	const patients = 2000
+	var all []cdc.Change
+	for p := 1; p <= patients; p++ {
+		all = append(all, patientChanges(int64(p), 20)...)
+	}
+	if _, err := index.NewWriter(ch.Conn, ch.Database, nil).Apply(ctx, all); err != nil {
+		b.Fatal(err)
+	}
+	for _, inFlight := range []int{-1, 1, 2, 4} {
+		name := fmt.Sprintf("in_flight=%d", inFlight)
+		if inFlight < 0 {
+			name = "alone"
+		}
+		b.Run(name, func(b *testing.B) {
+			s, err := New(ch.Conn, Options{Database: ch.Database, TokenKey: []byte("k"), ChartReadsInFlight: inFlight}, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var next atomic.Int64
+			b.SetParallelism(8 / runtime.GOMAXPROCS(0))
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					patient := next.Add(1)%patients + 1
+					page, err := s.Search(ctx, Request{PatientID: &patient, PageSize: 100})
+					if err != nil || len(page.Documents) != 20 {
+						b.Errorf("patient %d: page of %d, %v", patient, len(page.Documents), err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "searches/s")
+		})
+	}
+}
+
+// patientChanges creates n documents of the patient, ids unique to it.
+func patientChanges(patient int64, n int) []cdc.Change {
+	cs := storedChanges(patient, n)
+	for i := range cs {
+		id := fmt.Sprintf("00000000-0000-4000-%04x-%012d", patient, i)
+		cs[i].ID, cs[i].Row.ID = id, id
+	}
+	return cs
 }

@@ -76,6 +76,10 @@ type Options struct {
 	// read the patient's whole chart once into the cache and filter it in
 	// memory from then on; zero means DefaultChartRows, negative never.
 	ChartRows int
+	// ChartReadsInFlight is the most stored chart reads that run at once;
+	// reads that arrive meanwhile wait and go together in one query. Zero
+	// means DefaultChartReadsInFlight, negative reads each patient alone.
+	ChartReadsInFlight int
 }
 
 // PatientCache is what patient searches need of a cache; *cache.Cache is one.
@@ -94,6 +98,8 @@ type Searcher struct {
 	tokens  tokens
 	log     *slog.Logger
 	metrics *Metrics
+	// charts gathers stored chart reads; nil reads each alone.
+	charts *chartReads
 }
 
 // New returns a Searcher.
@@ -136,7 +142,15 @@ func New(conn Conn, opts Options, log *slog.Logger) (*Searcher, error) {
 	if metrics == nil {
 		metrics = NewMetrics(nil)
 	}
-	return &Searcher{conn: conn, opts: opts, tokens: tokens{key: opts.TokenKey}, log: log, metrics: metrics}, nil
+	s := &Searcher{conn: conn, opts: opts, tokens: tokens{key: opts.TokenKey}, log: log, metrics: metrics}
+	if opts.ChartReadsInFlight == 0 {
+		opts.ChartReadsInFlight = DefaultChartReadsInFlight
+	}
+	if opts.ChartReadsInFlight > 0 {
+		s.charts = &chartReads{inFlight: opts.ChartReadsInFlight, run: s.storedRows,
+			batched: func(n int) { metrics.chartBatch.Observe(float64(n)) }}
+	}
+	return s, nil
 }
 
 // Page sizes.

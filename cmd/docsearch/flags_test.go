@@ -29,3 +29,12 @@ func TestPprofFlagRefusesOtherWords(t *testing.T) {
 		t.Fatalf("serve --pprof yes: %v, want an error naming --pprof", err)
 	}
 }
+
+func TestChartReadsFlagWantsACount(t *testing.T) {
+	for _, v := range []string{"-1", "two", ""} {
+		err := runServe(context.Background(), nil, []string{"--chart-reads-in-flight", v, "--grpc", "127.0.0.1:0", "--metrics", "127.0.0.1:0"}, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "--chart-reads-in-flight") {
+			t.Errorf("serve --chart-reads-in-flight %q: %v, want an error naming the flag", v, err)
+		}
+	}
+}

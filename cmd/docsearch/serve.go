@@ -56,6 +56,7 @@ type serveConfig struct {
 	chartRows             string
 	batchWait             string
 	pprof                 string
+	chartReads            string
 }
 
 type clickhouseConfig struct {
@@ -125,6 +126,7 @@ func (c *serveConfig) register(fs flags) {
 	fs.str(&c.batchWait, "batch-wait", "100ms", "how long the indexer gathers events after a batch's first: longer means fewer, larger inserts (less merging) and later search visibility")
 	fs.str(&c.searchNice, "search-nice", "10", "nice value (-20..19) of ClickHouse's threads for searches; above 0 the indexer's inserts and merges come first (needs CAP_SYS_NICE on the server)")
 	fs.str(&c.chartRows, "patient-chart-rows", strconv.Itoa(strategy.DefaultChartRows), "a patient with at most this many rows has the whole chart read into the patient cache once, and later searches filter it in memory (0: never)")
+	fs.str(&c.chartReads, "chart-reads-in-flight", strconv.Itoa(strategy.DefaultChartReadsInFlight), "most stored chart reads sent to ClickHouse at once; reads that arrive meanwhile go together in one query (0: each patient read alone)")
 	fs.str(&c.cacheMaxAge, "patient-cache-max-age", "5m", "an entry is dropped after this long even without a notification: the bound on staleness from a write nobody announced")
 }
 
@@ -182,6 +184,13 @@ func serve(ctx context.Context, log *slog.Logger, cfg serveConfig, ready func())
 	}
 	if cfg.pprof != "on" && cfg.pprof != "off" {
 		return fmt.Errorf("--pprof %q: want on or off", cfg.pprof)
+	}
+	chartReads, err := strconv.Atoi(cfg.chartReads)
+	if err != nil || chartReads < 0 {
+		return fmt.Errorf("--chart-reads-in-flight %q: want a number of queries, 0 for each read alone", cfg.chartReads)
+	}
+	if chartReads == 0 {
+		chartReads = -1
 	}
 	promReg := prometheus.NewRegistry()
 	promReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -251,7 +260,7 @@ func serve(ctx context.Context, log *slog.Logger, cfg serveConfig, ready func())
 		chartRows = -1
 	}
 	sopts := strategy.Options{Database: cfg.clickhouse.database, Cluster: cfg.clickhouse.cluster, TokenKey: []byte(cfg.tokenKey),
-		Nice: nice, ChartRows: chartRows, Metrics: strategy.NewMetrics(promReg)}
+		Nice: nice, ChartRows: chartRows, ChartReadsInFlight: chartReads, Metrics: strategy.NewMetrics(promReg)}
 	if pc != nil {
 		sopts.Cache = pc
 	}
