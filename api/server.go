@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -21,6 +22,7 @@ import (
 
 	pb "github.com/docsearch/docsearch/api/docsearch/v1"
 	"github.com/docsearch/docsearch/cdc"
+	"github.com/docsearch/docsearch/query/ast"
 	"github.com/docsearch/docsearch/query/check"
 	"github.com/docsearch/docsearch/query/parser"
 	"github.com/docsearch/docsearch/query/posrange"
@@ -58,7 +60,18 @@ type Options struct {
 	// RegistryRefresh is how old the registry cache may be before a filter
 	// naming an unknown field reloads it; zero means 1 s.
 	RegistryRefresh time.Duration
+	// ParsedFilters is how many parsed filters the server keeps by their
+	// text: a filter takes tens of microseconds to parse, and searches
+	// repeat texts. Zero means DefaultParsedFilters, negative none.
+	ParsedFilters int
 }
+
+// DefaultParsedFilters is Options.ParsedFilters' default.
+const DefaultParsedFilters = 1024
+
+// maxParsedFilterBytes is the longest filter text kept parsed: it bounds
+// the memory of the parsed filters at a few MiB whatever callers send.
+const maxParsedFilterBytes = 1024
 
 // Server implements the SearchService. It is the only place where errors
 // become gRPC statuses.
@@ -68,6 +81,16 @@ type Server struct {
 	reg    Registry
 	opts   Options
 	log    *slog.Logger
+	// parsed holds parsed filters by text; nil keeps none.
+	parsed *lru.Cache[string, parsedFilter]
+}
+
+// parsedFilter is a filter parsed, shared by every search of its text, so
+// read only.
+type parsedFilter struct {
+	f *ast.Filter
+	// canonical is f.String(): it scopes page tokens.
+	canonical string
 }
 
 // NewServer returns a server over a searcher and the registry.
@@ -78,7 +101,33 @@ func NewServer(search Searcher, reg Registry, opts Options, log *slog.Logger) *S
 	if opts.RegistryRefresh == 0 {
 		opts.RegistryRefresh = time.Second
 	}
-	return &Server{search: search, reg: reg, opts: opts, log: log}
+	if opts.ParsedFilters == 0 {
+		opts.ParsedFilters = DefaultParsedFilters
+	}
+	s := &Server{search: search, reg: reg, opts: opts, log: log}
+	if opts.ParsedFilters > 0 {
+		// New fails only for a size below one.
+		s.parsed, _ = lru.New[string, parsedFilter](opts.ParsedFilters)
+	}
+	return s
+}
+
+// parse parses a filter, or finds it parsed.
+func (s *Server) parse(filter string) (parsedFilter, error) {
+	if s.parsed != nil {
+		if p, ok := s.parsed.Get(filter); ok {
+			return p, nil
+		}
+	}
+	f, err := parser.Parse(filter, s.opts.Parser)
+	if err != nil {
+		return parsedFilter{}, err
+	}
+	p := parsedFilter{f: f, canonical: f.String()}
+	if s.parsed != nil && len(filter) <= maxParsedFilterBytes {
+		s.parsed.Add(filter, p)
+	}
+	return p, nil
 }
 
 // checkRegistry shows the attribute registry to the checker.
@@ -104,10 +153,11 @@ func (s *Server) request(ctx context.Context, patient *int64, filter string, pag
 	if pageSize != nil {
 		size = int(*pageSize)
 	}
-	f, err := parser.Parse(filter, s.opts.Parser)
+	p, err := s.parse(filter)
 	if err != nil {
 		return strategy.Request{}, filterError("filter", err)
 	}
+	f := p.f
 	checked, err := check.Check(f, checkRegistry{s.reg}, s.opts.Check)
 	if errors.Is(err, check.ErrUnknownField) {
 		// The field may be new: the indexer registers attributes as documents
@@ -121,7 +171,7 @@ func (s *Server) request(ctx context.Context, patient *int64, filter string, pag
 		return strategy.Request{}, filterError("filter", err)
 	}
 	return strategy.Request{
-		PatientID: patient, Filter: checked, FilterText: f.String(),
+		PatientID: patient, Filter: checked, FilterText: p.canonical,
 		PageSize: size, PageToken: token,
 	}, nil
 }

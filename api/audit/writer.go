@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -35,7 +36,10 @@ type Writer struct {
 
 	// Used by Run's goroutine only.
 	shapes, callers map[string]bool
-	table           string // where inserts go, found on the first insert
+	// shapeOf holds filters' shapes by text: parsing one costs tens of
+	// microseconds, and most searches repeat a text.
+	shapeOf *lru.Cache[string, string]
+	table   string // where inserts go, found on the first insert
 }
 
 type metrics struct {
@@ -58,6 +62,8 @@ func NewWriter(conn Conn, opts Options, log *slog.Logger, reg prometheus.Registe
 		warned: map[string]time.Time{}, quiet: map[string]int{},
 		wake: make(chan struct{}, 1), shapes: map[string]bool{}, callers: map[string]bool{},
 	}
+	// New fails only for a size below one.
+	w.shapeOf, _ = lru.New[string, string](shapesKept)
 	w.m = metrics{
 		written: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "docsearch_audit_written_total",
@@ -298,7 +304,7 @@ func (w *Writer) flush(ctx context.Context, b *batch, all bool) error {
 			w.mu.Unlock()
 			for i := range b.records {
 				if r := &b.records[i]; hasFilter(*r) {
-					r.Shape = Shape(r.Filter)
+					r.Shape = w.shape(r.Filter)
 				}
 			}
 			var tok [16]byte
@@ -323,6 +329,25 @@ func (w *Writer) flush(ctx context.Context, b *batch, all bool) error {
 		}
 		*b = batch{}
 	}
+}
+
+// shapesKept and maxShapedBytes bound the shapes kept by filter text to a
+// few MiB, whatever callers send.
+const (
+	shapesKept     = 1024
+	maxShapedBytes = 1024
+)
+
+// shape is Shape(filter), found among the shapes kept when it can be.
+func (w *Writer) shape(filter string) string {
+	if s, ok := w.shapeOf.Get(filter); ok {
+		return s
+	}
+	s := Shape(filter)
+	if len(filter) <= maxShapedBytes {
+		w.shapeOf.Add(filter, s)
+	}
+	return s
 }
 
 // hasFilter says whether r is of a method that takes a filter (Search,
