@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,7 +16,6 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/docsearch/docsearch/api/docsearch/v1"
@@ -309,15 +307,9 @@ func attribute(a registry.Attribute) *pb.Attribute {
 }
 
 func document(d strategy.Document) (*pb.Document, error) {
-	var attrs map[string]any
-	if d.AttributesJSON != "" {
-		if err := json.Unmarshal([]byte(d.AttributesJSON), &attrs); err != nil {
-			return nil, fmt.Errorf("stored attributes of %s: %w", d.ID, err)
-		}
-	}
-	st, err := structpb.NewStruct(attrs)
+	st, err := attributes(d.ID, d.AttributesJSON)
 	if err != nil {
-		return nil, fmt.Errorf("attributes of %s: %w", d.ID, err)
+		return nil, err
 	}
 	out := &pb.Document{
 		Id: d.ID, PatientId: d.PatientID, DocType: d.DocType, Status: d.Status,
