@@ -64,6 +64,9 @@ func (s *Searcher) populationPlan(req Request, size int, after *cursor) (Plan, q
 		return Plan{}, query{}, compile.Expr{}, err
 	}
 	q := s.populationQuery(e, plan.Table, size+1, after, window{}, s.opts.MaxRowsToRead)
+	if plan.Strategy != "population_scan" {
+		q.settings["max_threads"] = s.opts.KeyedThreads
+	}
 	plan.SQL, plan.Params = q.sql, q.params
 	return plan, q, e, nil
 }

@@ -145,3 +145,25 @@ func TestPeriodsSumTheParts(t *testing.T) {
 		t.Fatalf("periods = %v, want [{2024 3} {2020 1}]", ps)
 	}
 }
+
+// A population search read in a table's key order runs on one thread; a
+// scan keeps the server's threads.
+func TestKeyedPopulationThreads(t *testing.T) {
+	s, err := New(nil, Options{Database: "db", TokenKey: []byte("k")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for text, want := range map[string]any{
+		"author_id = 5": 1,
+		"organization_id = 77 AND doc_type = 'visit'": 1,
+		"doc_type = 'visit'":                          nil,
+	} {
+		plan, q, _, err := s.populationPlan(Request{Filter: mustCheck(t, text, nil), FilterText: text, PageSize: 10}, 10, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := q.settings["max_threads"]; got != want {
+			t.Errorf("%s (%s): max_threads %v, want %v", text, plan.Strategy, got, want)
+		}
+	}
+}

@@ -55,6 +55,11 @@ type Options struct {
 	// PatientThreads is max_threads for patient searches; zero means 1: a
 	// patient's rows are few and concurrency comes from many requests.
 	PatientThreads int
+	// KeyedThreads is max_threads for population searches read in the key
+	// order of a population table (by author, by clinic); zero means 1:
+	// they read a few granules, and a second thread cost more than it gave
+	// (docs/benchmarks.md). Scans keep the server's default.
+	KeyedThreads int
 	// DefaultTimeout applies when the caller's context has no deadline; zero
 	// means 30 s.
 	DefaultTimeout time.Duration
@@ -128,6 +133,9 @@ func New(conn Conn, opts Options, log *slog.Logger) (*Searcher, error) {
 	}
 	if opts.PatientThreads == 0 {
 		opts.PatientThreads = 1
+	}
+	if opts.KeyedThreads == 0 {
+		opts.KeyedThreads = 1
 	}
 	if opts.DefaultTimeout == 0 {
 		opts.DefaultTimeout = 30 * time.Second
