@@ -6,9 +6,14 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	pb "github.com/docsearch/docsearch/api/docsearch/v1"
+	"github.com/docsearch/docsearch/strategy"
 )
 
 // viaMap is the definition: encoding/json into a map, then NewStruct.
@@ -22,17 +27,30 @@ func viaMap(raw string) (*structpb.Struct, error) {
 	return structpb.NewStruct(attrs)
 }
 
-// sameAsViaMap fails unless attributes answers raw as viaMap does.
-func sameAsViaMap(t *testing.T, raw string) {
+// sameAsViaMap fails unless the wire bytes attributesField writes read
+// back as the Struct viaMap builds; it says whether they were written.
+func sameAsViaMap(t *testing.T, raw string) bool {
 	t.Helper()
-	got, err := attributes("d", raw)
 	want, werr := viaMap(raw)
-	if (err != nil) != (werr != nil) {
-		t.Fatalf("%q: error %v, want %v", raw, err, werr)
+	got, gerr := attributes("d", raw)
+	if (gerr != nil) != (werr != nil) || gerr == nil && !proto.Equal(got, want) {
+		t.Fatalf("%q: attributes %v, %v; want %v, %v", raw, got, gerr, want, werr)
 	}
-	if err == nil && !proto.Equal(got, want) {
-		t.Fatalf("%q:\n got %v\nwant %v", raw, got, want)
+	field, ok := attributesField(raw)
+	if !ok {
+		return false
 	}
+	if werr != nil {
+		t.Fatalf("%q: written directly, but encoding/json refuses it: %v", raw, werr)
+	}
+	var doc pb.Document
+	if err := proto.Unmarshal(field, &doc); err != nil {
+		t.Fatalf("%q: the bytes written do not read back: %v", raw, err)
+	}
+	if len(doc.ProtoReflect().GetUnknown()) != 0 || !proto.Equal(doc.Attributes, want) {
+		t.Fatalf("%q:\n read back %v\n want %v", raw, doc.Attributes, want)
+	}
+	return true
 }
 
 var attributeCases = []string{
@@ -50,14 +68,22 @@ var attributeCases = []string{
 // The direct reading answers every case as the definition does, values
 // and errors alike.
 func TestAttributesAsViaMap(t *testing.T) {
+	direct := 0
 	for _, raw := range attributeCases {
-		sameAsViaMap(t, raw)
+		if sameAsViaMap(t, raw) {
+			direct++
+		}
+	}
+	// Those without escapes, odd numbers, bad UTF-8 or deep nesting.
+	if direct != 15 {
+		t.Fatalf("%d of %d cases written directly, want 15", direct, len(attributeCases))
 	}
 }
 
 // So do random objects, as encoding/json writes them and spaced out.
 func TestRandomAttributesAsViaMap(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 7))
+	direct := 0
 	for range 2000 {
 		obj := map[string]any{}
 		for range r.IntN(8) {
@@ -67,12 +93,16 @@ func TestRandomAttributesAsViaMap(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sameAsViaMap(t, string(b))
 		spaced, err := json.MarshalIndent(obj, " ", "\t")
 		if err != nil {
 			t.Fatal(err)
 		}
-		sameAsViaMap(t, string(spaced))
+		if sameAsViaMap(t, string(b)) && sameAsViaMap(t, string(spaced)) {
+			direct++
+		}
+	}
+	if direct < 100 {
+		t.Fatalf("only %d of 2000 random objects written directly", direct)
 	}
 }
 
@@ -121,25 +151,91 @@ func FuzzAttributes(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw string) { sameAsViaMap(t, raw) })
 }
 
-// A typical stored attributes object read into a Struct, directly or
-// through a map.
-func BenchmarkAttributes(b *testing.B) {
+// A document reads back from the wire with every field, its attributes
+// written directly or built as a Struct; stored text that is not an
+// object is an error naming the document.
+func TestDocumentReadsBack(t *testing.T) {
+	at := time.Date(2024, 5, 6, 7, 8, 9, 123456000, time.UTC)
+	for _, raw := range []string{`{"icd10":["I10"],"bp":180,"note":"a"}`, `{"note":"line\nbreak"}`, ""} {
+		d := strategy.Document{ID: "00000000-0000-4000-8000-000000000001", PatientID: 7, DocType: "visit", Status: "signed",
+			OrganizationID: 77, AuthorID: 5, CreatedAt: at, UpdatedAt: at.Add(time.Hour), AttributesJSON: raw,
+			Links: []strategy.Link{{Type: "referral", Target: "00000000-0000-4000-8000-000000000002"}}}
+		doc, err := document(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := proto.Marshal(&pb.SearchResponse{Documents: []*pb.Document{doc}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got pb.SearchResponse
+		if err := proto.Unmarshal(b, &got); err != nil {
+			t.Fatal(err)
+		}
+		attrs, err := viaMap(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := &pb.Document{Id: d.ID, PatientId: 7, DocType: "visit", Status: "signed", OrganizationId: 77, AuthorId: 5,
+			CreatedAt: timestamppb.New(at), UpdatedAt: timestamppb.New(at.Add(time.Hour)), Attributes: attrs,
+			Links: []*pb.Link{{Type: "referral", Target: "00000000-0000-4000-8000-000000000002"}}}
+		if len(got.Documents) != 1 || !proto.Equal(got.Documents[0], want) {
+			t.Fatalf("%q: read back %v, want %v", raw, got.Documents, want)
+		}
+	}
+	if _, err := document(strategy.Document{ID: "doc-9", AttributesJSON: `{"a":`}); err == nil || !strings.Contains(err.Error(), "doc-9") {
+		t.Fatalf("damaged attributes: %v, want an error naming the document", err)
+	}
+}
+
+// A page of 100 documents marshalled as gRPC sends it, their attributes
+// written directly or built as Structs first.
+func BenchmarkDocumentPage(b *testing.B) {
 	const raw = `{"icd10":["I10","E11.9","J06.9"],"bp_systolic":182,"bp_diastolic":95,"smoker":true,` +
 		`"specialty":"cardiology","note":"follow up in 3 months","visit_reason":"chest pain","loinc":["2345-7"]}`
-	b.Run("direct", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			if _, err := attributes("d", raw); err != nil {
-				b.Fatal(err)
+	at := time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)
+	docs := make([]strategy.Document, 100)
+	for i := range docs {
+		docs[i] = strategy.Document{ID: fmt.Sprintf("00000000-0000-4000-8000-%012d", i), PatientID: 7, DocType: "visit",
+			Status: "signed", OrganizationID: 77, AuthorID: 5, CreatedAt: at, UpdatedAt: at, AttributesJSON: raw}
+	}
+	for _, direct := range []bool{true, false} {
+		b.Run(map[bool]string{true: "direct", false: "struct"}[direct], func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				resp := &pb.SearchResponse{Documents: make([]*pb.Document, len(docs))}
+				for i, d := range docs {
+					doc, err := document(d)
+					if !direct {
+						doc, err = documentViaStruct(d)
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+					resp.Documents[i] = doc
+				}
+				if _, err := proto.Marshal(resp); err != nil {
+					b.Fatal(err)
+				}
 			}
-		}
-	})
-	b.Run("via_map", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			if _, err := viaMap(raw); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
+		})
+	}
+}
+
+// documentViaStruct is document as it was: the attributes built as a Struct.
+func documentViaStruct(d strategy.Document) (*pb.Document, error) {
+	st, err := attributes(d.ID, d.AttributesJSON)
+	if err != nil {
+		return nil, err
+	}
+	out := &pb.Document{
+		Id: d.ID, PatientId: d.PatientID, DocType: d.DocType, Status: d.Status,
+		OrganizationId: d.OrganizationID, AuthorId: d.AuthorID,
+		CreatedAt: timestamppb.New(d.CreatedAt), UpdatedAt: timestamppb.New(d.UpdatedAt),
+		Attributes: st, Links: make([]*pb.Link, len(d.Links)),
+	}
+	for i, l := range d.Links {
+		out.Links[i] = &pb.Link{Type: l.Type, Target: l.Target}
+	}
+	return out, nil
 }

@@ -306,20 +306,30 @@ func attribute(a registry.Attribute) *pb.Attribute {
 	return out
 }
 
+// document is a result as the API returns it. Its attributes travel as
+// the Struct's wire bytes written from the stored text (attributesField),
+// kept as the message's unknown fields: a client reads them as the
+// attributes field, while this process never builds the Struct. Only what
+// the direct writing does not take is built as a Struct.
 func document(d strategy.Document) (*pb.Document, error) {
-	st, err := attributes(d.ID, d.AttributesJSON)
-	if err != nil {
-		return nil, err
-	}
 	out := &pb.Document{
 		Id: d.ID, PatientId: d.PatientID, DocType: d.DocType, Status: d.Status,
 		OrganizationId: d.OrganizationID, AuthorId: d.AuthorID,
 		CreatedAt: timestamppb.New(d.CreatedAt), UpdatedAt: timestamppb.New(d.UpdatedAt),
-		Attributes: st, Links: make([]*pb.Link, len(d.Links)),
+		Links: make([]*pb.Link, len(d.Links)),
 	}
 	for i, l := range d.Links {
 		out.Links[i] = &pb.Link{Type: l.Type, Target: l.Target}
 	}
+	if field, ok := attributesField(d.AttributesJSON); ok {
+		out.ProtoReflect().SetUnknown(field)
+		return out, nil
+	}
+	st, err := attributes(d.ID, d.AttributesJSON)
+	if err != nil {
+		return nil, err
+	}
+	out.Attributes = st
 	return out, nil
 }
 
