@@ -121,18 +121,8 @@ func (w *wireWriter) object(depth int) bool {
 		}
 		w.end(v)
 		w.end(entry)
-		r.space()
-		if r.i >= len(r.s) {
-			return false
-		}
-		switch r.s[r.i] {
-		case ',':
-			r.i++
-		case '}':
-			r.i++
-			return true
-		default:
-			return false
+		if more, ok := r.after('}'); !ok || !more {
+			return ok
 		}
 	}
 }
@@ -202,18 +192,8 @@ func (w *wireWriter) array(depth int) bool {
 			return false
 		}
 		w.end(at)
-		r.space()
-		if r.i >= len(r.s) {
-			return false
-		}
-		switch r.s[r.i] {
-		case ',':
-			r.i++
-		case ']':
-			r.i++
-			return true
-		default:
-			return false
+		if more, ok := r.after(']'); !ok || !more {
+			return ok
 		}
 	}
 }
@@ -237,6 +217,23 @@ func (d *jsonReader) space() {
 			return
 		}
 	}
+}
+
+// after reads what follows a member: a comma (more follow) or closer.
+func (d *jsonReader) after(closer byte) (more, ok bool) {
+	d.space()
+	if d.i >= len(d.s) {
+		return false, false
+	}
+	switch d.s[d.i] {
+	case ',':
+		d.i++
+		return true, true
+	case closer:
+		d.i++
+		return false, true
+	}
+	return false, false
 }
 
 // str reads a string without escapes or control characters, in valid

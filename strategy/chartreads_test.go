@@ -66,6 +66,18 @@ func waitFor(t *testing.T, c *chartReads, n int) {
 	t.Fatalf("%d reads never came to wait", n)
 }
 
+// gatedFirstRead starts a read of patient 1 over a gate that fails with
+// err when opened, and returns once its query waits at the gate.
+func gatedFirstRead(err error) (*gate, *chartReads, chan readResult) {
+	g := &gate{open: make(chan struct{}), err: err}
+	c := &chartReads{inFlight: 1, run: g.run}
+	first := startRead(context.Background(), c, 1)
+	for len(g.asked()) == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	return g, c, first
+}
+
 type readResult struct {
 	row   storedRow
 	found bool
@@ -85,12 +97,7 @@ func startRead(ctx context.Context, c *chartReads, patient int64) chan readResul
 // patient asked for once, and each reader gets its own patient's row.
 func TestChartReadsGather(t *testing.T) {
 	ctx := context.Background()
-	g := &gate{open: make(chan struct{})}
-	c := &chartReads{inFlight: 1, run: g.run}
-	first := startRead(ctx, c, 1)
-	for len(g.asked()) == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	g, c, first := gatedFirstRead(nil)
 	later := map[int64][]chan readResult{}
 	for _, p := range []int64{2, 3, 2, 10, 4} {
 		later[p] = append(later[p], startRead(ctx, c, p))
@@ -116,12 +123,7 @@ func TestChartReadsGather(t *testing.T) {
 // A batch takes at most maxChartBatch patients; the rest go in the next.
 func TestChartReadsBatchLimit(t *testing.T) {
 	ctx := context.Background()
-	g := &gate{open: make(chan struct{})}
-	c := &chartReads{inFlight: 1, run: g.run}
-	first := startRead(ctx, c, 1)
-	for len(g.asked()) == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	g, c, first := gatedFirstRead(nil)
 	var rest []chan readResult
 	for p := int64(101); p <= 100+maxChartBatch+6; p++ {
 		rest = append(rest, startRead(ctx, c, p))
@@ -146,12 +148,7 @@ func TestChartReadsBatchLimit(t *testing.T) {
 // A reader that gives up returns at once and is left out of the next
 // query; a failed query fails every read in it and none after it.
 func TestChartReadsCancelAndError(t *testing.T) {
-	g := &gate{open: make(chan struct{}), err: errors.New("server gone")}
-	c := &chartReads{inFlight: 1, run: g.run}
-	first := startRead(context.Background(), c, 1)
-	for len(g.asked()) == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	g, c, first := gatedFirstRead(errors.New("server gone"))
 	gone, cancel := context.WithCancel(context.Background())
 	left := startRead(gone, c, 2)
 	waitFor(t, c, 1)
