@@ -150,10 +150,10 @@ func New(conn Conn, opts Options, log *slog.Logger) (*Searcher, error) {
 	if metrics == nil {
 		metrics = NewMetrics(nil)
 	}
-	s := &Searcher{conn: conn, opts: opts, tokens: tokens{key: opts.TokenKey}, log: log, metrics: metrics}
 	if opts.ChartReadsInFlight == 0 {
 		opts.ChartReadsInFlight = DefaultChartReadsInFlight
 	}
+	s := &Searcher{conn: conn, opts: opts, tokens: tokens{key: opts.TokenKey}, log: log, metrics: metrics}
 	if opts.ChartReadsInFlight > 0 {
 		s.charts = &chartReads{inFlight: opts.ChartReadsInFlight, run: s.storedRows,
 			batched: func(n int) { metrics.chartBatch.Observe(float64(n)) }}
