@@ -9,33 +9,19 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/docsearch/docsearch/api/docsearch/v1"
 	"github.com/docsearch/docsearch/strategy"
 )
 
-// viaMap is the definition: encoding/json into a map, then NewStruct.
-func viaMap(raw string) (*structpb.Struct, error) {
-	var attrs map[string]any
-	if raw != "" {
-		if err := json.Unmarshal([]byte(raw), &attrs); err != nil {
-			return nil, err
-		}
-	}
-	return structpb.NewStruct(attrs)
-}
-
 // sameAsViaMap fails unless the wire bytes attributesField writes read
-// back as the Struct viaMap builds; it says whether they were written.
+// back as the Struct that attributes builds (encoding/json into a map,
+// then structpb.NewStruct: the definition); it says whether they were
+// written.
 func sameAsViaMap(t *testing.T, raw string) bool {
 	t.Helper()
-	want, werr := viaMap(raw)
-	got, gerr := attributes("d", raw)
-	if (gerr != nil) != (werr != nil) || gerr == nil && !proto.Equal(got, want) {
-		t.Fatalf("%q: attributes %v, %v; want %v, %v", raw, got, gerr, want, werr)
-	}
+	want, werr := attributes("d", raw)
 	field, ok := attributesField(raw)
 	if !ok {
 		return false
@@ -172,7 +158,7 @@ func TestDocumentReadsBack(t *testing.T) {
 		if err := proto.Unmarshal(b, &got); err != nil {
 			t.Fatal(err)
 		}
-		attrs, err := viaMap(raw)
+		attrs, err := attributes(d.ID, raw)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -222,20 +208,16 @@ func BenchmarkDocumentPage(b *testing.B) {
 	}
 }
 
-// documentViaStruct is document as it was: the attributes built as a Struct.
+// documentViaStruct is document as it was: the attributes built as a
+// Struct (the empty object it writes directly costs a few bytes).
 func documentViaStruct(d strategy.Document) (*pb.Document, error) {
-	st, err := attributes(d.ID, d.AttributesJSON)
+	raw := d.AttributesJSON
+	d.AttributesJSON = ""
+	out, err := document(d)
 	if err != nil {
 		return nil, err
 	}
-	out := &pb.Document{
-		Id: d.ID, PatientId: d.PatientID, DocType: d.DocType, Status: d.Status,
-		OrganizationId: d.OrganizationID, AuthorId: d.AuthorID,
-		CreatedAt: timestamppb.New(d.CreatedAt), UpdatedAt: timestamppb.New(d.UpdatedAt),
-		Attributes: st, Links: make([]*pb.Link, len(d.Links)),
-	}
-	for i, l := range d.Links {
-		out.Links[i] = &pb.Link{Type: l.Type, Target: l.Target}
-	}
-	return out, nil
+	out.ProtoReflect().SetUnknown(nil)
+	out.Attributes, err = attributes(d.ID, raw)
+	return out, err
 }
