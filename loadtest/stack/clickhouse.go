@@ -118,7 +118,13 @@ func StartClickHouse(ctx context.Context, log *slog.Logger, cfg ClickHouseConfig
 	started := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, cfg.StartTimeout)
 	defer cancel()
-	if err := waitReady(ctx, ch.Addr, ch.exited); err != nil {
+	err = waitReady(ctx, "native", ch.Addr, ch.exited)
+	if err == nil {
+		// The server opens its listeners one after the other: a client of
+		// the HTTP address right after the native one answered was refused.
+		err = waitReady(ctx, "HTTP", ch.HTTPAddr, ch.exited)
+	}
+	if err != nil {
 		ch.Stop()
 		return nil, fmt.Errorf("starting clickhouse: %w: %s", err, tail(errTail.String(), 800))
 	}
@@ -147,7 +153,9 @@ func (c *ClickHouse) Stop() error {
 	return nil
 }
 
-func waitReady(ctx context.Context, addr string, exited <-chan struct{}) error {
+// waitReady waits until the server accepts connections on addr, its port
+// of protocol name.
+func waitReady(ctx context.Context, name, addr string, exited <-chan struct{}) error {
 	t := time.NewTicker(50 * time.Millisecond)
 	defer t.Stop()
 	for {
@@ -161,7 +169,7 @@ func waitReady(ctx context.Context, addr string, exited <-chan struct{}) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("native port %s did not answer: %w", addr, ctx.Err())
+			return fmt.Errorf("%s port %s did not answer: %w", name, addr, ctx.Err())
 		case <-exited:
 			return errors.New("the server exited")
 		case <-t.C:
