@@ -83,6 +83,10 @@ type Notification struct {
 	Version uint64 `json:"version"`
 	// SourceTime is the commit time in PostgreSQL, RFC 3339 with milliseconds.
 	SourceTime string `json:"source_ts"`
+	// AuthorID and OrganizationID are the document's at this place: a cache
+	// of population searches drops the results an upsert could enter.
+	AuthorID       int64 `json:"author_id"`
+	OrganizationID int64 `json:"organization_id"`
 }
 
 // change is one decodable message of a batch.
@@ -343,6 +347,7 @@ func note(c change, k docKey, op string) Notification {
 	return Notification{
 		ID: c.ID, PatientID: k.PatientID, DocType: k.DocType, Op: op, Version: c.Version,
 		SourceTime: c.CommitTime.UTC().Format("2006-01-02T15:04:05.000Z07:00"),
+		AuthorID:   k.AuthorID, OrganizationID: k.OrganizationID,
 	}
 }
 

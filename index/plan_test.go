@@ -62,3 +62,23 @@ func TestPlaceholderInKeyColumnRejected(t *testing.T) {
 		t.Fatalf("plan = %+v", p)
 	}
 }
+
+// A document moved to another patient, author and clinic is announced at
+// both places: the delete carries the old author and clinic, the upsert the
+// new.
+func TestMoveNotesCarryAuthorAndClinic(t *testing.T) {
+	at := time.Date(2024, 3, 1, 10, 0, 0, 0, time.UTC)
+	old := cdc.Row{ID: "00000000-0000-4000-8000-000000000003", PatientID: 7, DocType: "referral", OrganizationID: 77, AuthorID: 5, CreatedAt: at, UpdatedAt: at}
+	moved := old
+	moved.PatientID, moved.OrganizationID, moved.AuthorID = 8, 78, 6
+	states := map[string]keyState{old.ID: {docKey: keyOf(old), Version: schema.VersionLive(5), Known: true}}
+	p := makePlan([]change{{Change: cdc.Change{Kind: cdc.Update, ID: old.ID, Version: 9, Row: moved}}}, states, nil)
+	got := map[string][2]int64{}
+	for _, n := range p.notes {
+		got[n.Op] = [2]int64{n.AuthorID, n.OrganizationID}
+	}
+	want := map[string][2]int64{"delete": {5, 77}, "upsert": {6, 78}}
+	if len(p.notes) != 2 || got["delete"] != want["delete"] || got["upsert"] != want["upsert"] {
+		t.Fatalf("notes = %+v, want a delete by author 5 of clinic 77 and an upsert by author 6 of clinic 78", p.notes)
+	}
+}

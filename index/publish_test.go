@@ -39,14 +39,15 @@ func TestNotifyingWriterPublishes(t *testing.T) {
 	at := time.Date(2024, 3, 1, 10, 0, 0, 0, time.UTC)
 	row := func(i int, patient int64) cdc.Row {
 		id := fmt.Sprintf("00000000-0000-4000-8000-%012d", i)
-		return cdc.Row{ID: id, PatientID: patient, DocType: "referral", Status: "signed", OrganizationID: 1, AuthorID: 2, CreatedAt: at, UpdatedAt: at}
+		return cdc.Row{ID: id, PatientID: patient, DocType: "referral", Status: "signed", OrganizationID: 7, AuthorID: int64(20 + i), CreatedAt: at, UpdatedAt: at}
 	}
 	var reads []cdc.Change
 	var want []index.Notification
 	for i := range 6 {
 		r := row(i, int64(10+i%3))
 		reads = append(reads, cdc.Change{Kind: cdc.Read, ID: r.ID, Version: 100, CommitTime: at, Row: r})
-		want = append(want, index.Notification{ID: r.ID, PatientID: r.PatientID, DocType: "referral", Op: "upsert", Version: 100, SourceTime: "2024-03-01T10:00:00.000Z"})
+		want = append(want, index.Notification{ID: r.ID, PatientID: r.PatientID, DocType: "referral", Op: "upsert", Version: 100, SourceTime: "2024-03-01T10:00:00.000Z",
+			AuthorID: int64(20 + i), OrganizationID: 7})
 	}
 	res, err := w.Apply(ctx, reads)
 	if err != nil || res.Applied != 6 {
@@ -75,7 +76,8 @@ func TestNotifyingWriterPublishes(t *testing.T) {
 	if err != nil || res.Applied != 0 || res.Stale != 1 {
 		t.Fatalf("retry = %+v, %v; want nothing applied, 1 stale", res, err)
 	}
-	again := []index.Notification{{ID: moved.ID, PatientID: 99, DocType: "referral", Op: "upsert", Version: 200, SourceTime: "2024-03-01T10:00:00.000Z"}}
+	again := []index.Notification{{ID: moved.ID, PatientID: 99, DocType: "referral", Op: "upsert", Version: 200, SourceTime: "2024-03-01T10:00:00.000Z",
+		AuthorID: 20, OrganizationID: 7}}
 	if got := readNotes(t, sub, 1); !sameNotes(got, again) {
 		t.Fatalf("retry notified %+v\nwant %+v", got, again)
 	}
