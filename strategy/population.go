@@ -11,6 +11,7 @@ import (
 	"github.com/docsearch/docsearch/query/ast"
 	"github.com/docsearch/docsearch/query/check"
 	"github.com/docsearch/docsearch/query/compile"
+	"github.com/docsearch/docsearch/strategy/cache"
 )
 
 // conjuncts are the filter's top-level AND terms: what every result satisfies.
@@ -41,6 +42,48 @@ func fixes(f *check.Checked, column string) bool {
 	return false
 }
 
+// fixedValues returns the values a top-level AND term pins an integer
+// common column to, if one does.
+func fixedValues(f *check.Checked, column string) ([]int64, bool) {
+	for _, c := range conjuncts(f) {
+		var vs []check.Value
+		switch e := c.(type) {
+		case *check.Compare:
+			if e.Field.Common && e.Field.Name == column && e.Op == ast.Eq {
+				vs = []check.Value{e.Value}
+			}
+		case *check.In:
+			if e.Field.Common && e.Field.Name == column {
+				vs = e.Values
+			}
+		}
+		if vs == nil {
+			continue
+		}
+		out := make([]int64, 0, len(vs))
+		for _, v := range vs {
+			if v.Kind != check.IntValue {
+				return nil, false
+			}
+			out = append(out, v.Int)
+		}
+		return out, true
+	}
+	return nil, false
+}
+
+// scope says which saved documents can enter the filter's results: those of
+// the authors or clinics it pins, else any.
+func scope(f *check.Checked) cache.Scope {
+	if vs, ok := fixedValues(f, "author_id"); ok {
+		return cache.Scope{Field: cache.ByAuthor, Values: vs}
+	}
+	if vs, ok := fixedValues(f, "organization_id"); ok {
+		return cache.Scope{Field: cache.ByClinic, Values: vs}
+	}
+	return cache.Scope{Field: cache.AnyDocument}
+}
+
 // populationPlan picks the table whose sorting key the filter fixes, so the
 // newest matches are read in order and reading stops when the page is full.
 // The query it returns reads every year; a scan runs it year by year
@@ -69,6 +112,31 @@ func (s *Searcher) populationPlan(req Request, size int, after *cursor) (Plan, q
 	}
 	plan.SQL, plan.Params = q.sql, q.params
 	return plan, q, e, nil
+}
+
+// populationCached runs load, or takes its rows from the population cache.
+// The rows stored are shared by later callers, who must not modify them.
+func (s *Searcher) populationCached(ctx context.Context, key string, sc cache.Scope, load func(context.Context) ([]row, error)) ([]row, error) {
+	pc := s.opts.Population
+	if pc == nil {
+		return load(ctx)
+	}
+	if v, ok := pc.GetPopulation(key); ok {
+		if rows, ok := v.([]row); ok {
+			return rows, nil
+		}
+	}
+	t := pc.Begin()
+	rows, err := load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(rows))
+	for i := range rows {
+		ids[i] = rows[i].ID
+	}
+	pc.PutPopulation(t, key, sc, ids, rows, rowsSize(rows))
+	return rows, nil
 }
 
 // window is a range of created_at, [from, to); a zero end is open.
@@ -102,12 +170,13 @@ func (s *Searcher) population(ctx context.Context, req Request, size int, after 
 	if err != nil {
 		return Page{Strategy: plan.Strategy}, err
 	}
-	var rows []row
-	if plan.Strategy == "population_scan" {
-		rows, err = s.scanRounds(ctx, req, e, plan.Table, size, after)
-	} else {
-		rows, err = populationRows(ctx, s, q)
+	load := func(ctx context.Context) ([]row, error) {
+		if plan.Strategy == "population_scan" {
+			return s.scanRounds(ctx, req, e, plan.Table, size, after)
+		}
+		return populationRows(ctx, s, q)
 	}
+	rows, err := s.populationCached(ctx, q.key(), scope(req.Filter), load)
 	if err != nil {
 		return Page{Strategy: plan.Strategy}, err
 	}

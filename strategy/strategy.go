@@ -77,6 +77,9 @@ type Options struct {
 	// Cache keeps patient searches' reads (periods, pages and charts) until
 	// the patient's documents change; nil reads ClickHouse every time.
 	Cache PatientCache
+	// Population keeps population searches' results until a change could
+	// alter them; nil reads ClickHouse every time.
+	Population PopulationCache
 	// ChartRows is the most rows a patient may have for patient searches to
 	// read the patient's whole chart once into the cache and filter it in
 	// memory from then on; zero means DefaultChartRows, negative never.
@@ -94,6 +97,15 @@ type PatientCache interface {
 	Get(patient int64, key string) (any, bool)
 	Begin() cache.Ticket
 	Put(t cache.Ticket, patient int64, key string, v any, size int) bool
+}
+
+// PopulationCache is what population searches need of a cache; *cache.Cache
+// is one. Put stores unless a change since Begin could alter the result: one
+// of the documents it lists changed, or a document was saved in its scope.
+type PopulationCache interface {
+	GetPopulation(key string) (any, bool)
+	Begin() cache.Ticket
+	PutPopulation(t cache.Ticket, key string, sc cache.Scope, ids []string, v any, size int) bool
 }
 
 // Searcher plans and runs searches.
@@ -446,7 +458,13 @@ func (s *Searcher) Explain(ctx context.Context, req Request) (Plan, error) {
 	if req.PatientID != nil {
 		plan, err = s.patientPlan(ctx, req, size, after)
 	} else {
-		plan, _, _, err = s.populationPlan(req, size, after)
+		var q query
+		plan, q, _, err = s.populationPlan(req, size, after)
+		if err == nil && s.opts.Population != nil {
+			if _, ok := s.opts.Population.GetPopulation(q.key()); ok {
+				plan.Notes = append(plan.Notes, "the population cache holds this page now: ClickHouse would not be asked")
+			}
+		}
 	}
 	if err != nil || s.opts.Cluster == "" {
 		return plan, err

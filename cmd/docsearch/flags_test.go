@@ -38,3 +38,14 @@ func TestChartReadsFlagWantsACount(t *testing.T) {
 		}
 	}
 }
+
+func TestCacheFlagsWantSizes(t *testing.T) {
+	for _, flag := range []string{"--population-cache-mb", "--patient-cache-mb"} {
+		for _, v := range []string{"-1", "lots", ""} {
+			err := runServe(context.Background(), nil, []string{flag, v, "--grpc", "127.0.0.1:0", "--metrics", "127.0.0.1:0"}, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), flag) {
+				t.Errorf("serve %s %q: %v, want an error naming the flag", flag, v, err)
+			}
+		}
+	}
+}

@@ -52,6 +52,7 @@ type serveConfig struct {
 	kafkaSecurity         kafkaSecurity
 	cacheMB, cacheMaxLag  string
 	cacheMaxAge           string
+	populationCacheMB     string
 	searchNice            string
 	chartRows             string
 	batchWait             string
@@ -122,6 +123,7 @@ func (c *serveConfig) register(fs flags) {
 	c.topics.register(fs)
 	c.guards.register(fs)
 	fs.str(&c.cacheMB, "patient-cache-mb", "256", "memory for patient searches' reads, kept until a change notification names the patient (0: no cache; needs --changes-topic)")
+	fs.str(&c.populationCacheMB, "population-cache-mb", "64", "memory for population searches' results, kept until a change notification could alter them (0: no cache; needs --changes-topic)")
 	fs.str(&c.cacheMaxLag, "patient-cache-max-lag", "300ms", "the cache answers only while it has read every change notification published longer ago than this")
 	fs.str(&c.batchWait, "batch-wait", "100ms", "how long the indexer gathers events after a batch's first: longer means fewer, larger inserts (less merging) and later search visibility")
 	fs.str(&c.searchNice, "search-nice", "10", "nice value (-20..19) of ClickHouse's threads for searches; above 0 the indexer's inserts and merges come first (needs CAP_SYS_NICE on the server)")
@@ -130,35 +132,48 @@ func (c *serveConfig) register(fs flags) {
 	fs.str(&c.cacheMaxAge, "patient-cache-max-age", "5m", "an entry is dropped after this long even without a notification: the bound on staleness from a write nobody announced")
 }
 
-// patientCache builds the cache and the follower of the notifications that
-// keeps it true; nil, nil when it is off.
-func (c serveConfig) patientCache(log *slog.Logger, tlsCfg *tls.Config, mech sasl.Mechanism, reg prometheus.Registerer) (*cache.Cache, *cache.Follower, error) {
+// caches are the patient and population caches: one Cache, fed by one
+// follower of the notifications.
+type caches struct {
+	cache      *cache.Cache
+	follower   *cache.Follower
+	patient    bool
+	population bool
+}
+
+// caches builds the cache and the follower of the notifications that keeps
+// it true; no follower when both caches are off.
+func (c serveConfig) caches(log *slog.Logger, tlsCfg *tls.Config, mech sasl.Mechanism, reg prometheus.Registerer) (caches, error) {
 	mb, err := strconv.ParseInt(c.cacheMB, 10, 64)
 	if err != nil || mb < 0 {
-		return nil, nil, fmt.Errorf("--patient-cache-mb %q: want a number of MiB, 0 for none", c.cacheMB)
+		return caches{}, fmt.Errorf("--patient-cache-mb %q: want a number of MiB, 0 for none", c.cacheMB)
+	}
+	popMB, err := strconv.ParseInt(c.populationCacheMB, 10, 64)
+	if err != nil || popMB < 0 {
+		return caches{}, fmt.Errorf("--population-cache-mb %q: want a number of MiB, 0 for none", c.populationCacheMB)
 	}
 	lag, err := time.ParseDuration(c.cacheMaxLag)
 	if err != nil || lag < 50*time.Millisecond {
-		return nil, nil, fmt.Errorf("--patient-cache-max-lag %q: want a duration of at least 50ms, such as 300ms", c.cacheMaxLag)
+		return caches{}, fmt.Errorf("--patient-cache-max-lag %q: want a duration of at least 50ms, such as 300ms", c.cacheMaxLag)
 	}
 	age, err := time.ParseDuration(c.cacheMaxAge)
 	if err != nil || age <= 0 {
-		return nil, nil, fmt.Errorf("--patient-cache-max-age %q: want a positive duration, such as 5m", c.cacheMaxAge)
+		return caches{}, fmt.Errorf("--patient-cache-max-age %q: want a positive duration, such as 5m", c.cacheMaxAge)
 	}
-	if mb == 0 {
-		return nil, nil, nil
+	if mb == 0 && popMB == 0 {
+		return caches{}, nil
 	}
 	if c.topics.changes == "" {
-		log.Warn("no --changes-topic: the patient cache is off, since nothing would tell it what changed")
-		return nil, nil, nil
+		log.Warn("no --changes-topic: the patient and population caches are off, since nothing would tell them what changed")
+		return caches{}, nil
 	}
-	pc := cache.New(cache.Options{MaxBytes: mb << 20, MaxLag: lag, MaxAge: age, Metrics: cache.NewMetrics(reg)})
+	pc := cache.New(cache.Options{MaxBytes: mb << 20, PopulationBytes: popMB << 20, MaxLag: lag, MaxAge: age, Metrics: cache.NewMetrics(reg)})
 	f := &cache.Follower{
 		Client: &kafka.Client{Addr: kafka.TCP(c.kafka), Timeout: 10 * time.Second, Transport: &kafka.Transport{TLS: tlsCfg, SASL: mech}},
 		Topic:  c.topics.changes, Cache: pc, Log: log.With("component", "cache"),
 		Poll: min(100*time.Millisecond, lag/3),
 	}
-	return pc, f, nil
+	return caches{cache: pc, follower: f, patient: mb > 0, population: popMB > 0}, nil
 }
 
 func runServe(ctx context.Context, log *slog.Logger, args []string, _ io.Writer) error {
@@ -211,6 +226,12 @@ func serve(ctx context.Context, log *slog.Logger, cfg serveConfig, ready func())
 		metricsLis.Close()
 		return err
 	}
+	cs, err := cfg.caches(log, kafkaTLS, kafkaSASL, promReg)
+	if err != nil {
+		grpcLis.Close()
+		metricsLis.Close()
+		return err
+	}
 	schemaOpts, err := cfg.clickhouse.schemaOptions()
 	if err != nil {
 		grpcLis.Close()
@@ -238,12 +259,6 @@ func serve(ctx context.Context, log *slog.Logger, cfg serveConfig, ready func())
 		defer searchConn.Close()
 	}
 	reg := registry.New(conn, cfg.clickhouse.database, log)
-	pc, follower, err := cfg.patientCache(log, kafkaTLS, kafkaSASL, promReg)
-	if err != nil {
-		grpcLis.Close()
-		metricsLis.Close()
-		return err
-	}
 	nice, err := strconv.Atoi(cfg.searchNice)
 	if err != nil {
 		grpcLis.Close()
@@ -261,8 +276,11 @@ func serve(ctx context.Context, log *slog.Logger, cfg serveConfig, ready func())
 	}
 	sopts := strategy.Options{Database: cfg.clickhouse.database, Cluster: cfg.clickhouse.cluster, TokenKey: []byte(cfg.tokenKey),
 		Nice: nice, ChartRows: chartRows, ChartReadsInFlight: chartReads, Metrics: strategy.NewMetrics(promReg)}
-	if pc != nil {
-		sopts.Cache = pc
+	if cs.patient {
+		sopts.Cache = cs.cache
+	}
+	if cs.population {
+		sopts.Population = cs.cache
 	}
 	searcher, err := strategy.New(searchConn, sopts, log)
 	if err != nil {
@@ -377,10 +395,10 @@ func serve(ctx context.Context, log *slog.Logger, cfg serveConfig, ready func())
 	go func() { reg.Follow(regCtx, registryRefresh); close(regDone) }()
 	defer func() { stopReg(); <-regDone }()
 
-	if follower != nil {
+	if cs.follower != nil {
 		fctx, stopFollower := context.WithCancel(ctx)
 		followerDone := make(chan struct{})
-		go func() { _ = follower.Run(fctx); close(followerDone) }()
+		go func() { _ = cs.follower.Run(fctx); close(followerDone) }()
 		defer func() { stopFollower(); <-followerDone }()
 	}
 

@@ -34,6 +34,9 @@ type Options struct {
 	// notifications say; zero means five minutes. It caps the staleness a
 	// write that was never notified could cause (see docs/search.md).
 	MaxAge time.Duration
+	// PopulationBytes bounds the population entries' estimated size, apart
+	// from the patients'; zero stores none.
+	PopulationBytes int64
 	// Metrics, nil for unregistered ones.
 	Metrics *Metrics
 	// Now is the clock; nil is time.Now.
@@ -57,12 +60,13 @@ type Cache struct {
 	lru      *list.List       // of *patient, most recent first
 	patients map[int64]*list.Element
 	bytes    int64
+	pop      populations
 }
 
 type applied struct {
-	patient int64
-	seq     uint64
-	at      time.Time
+	note Note
+	seq  uint64
+	at   time.Time
 }
 
 type patient struct {
@@ -99,7 +103,7 @@ func New(opts Options) *Cache {
 	if m == nil {
 		m = NewMetrics(nil)
 	}
-	return &Cache{opts: opts, m: m, recent: map[int64]uint64{}, lru: list.New(), patients: map[int64]*list.Element{}}
+	return &Cache{opts: opts, m: m, recent: map[int64]uint64{}, lru: list.New(), patients: map[int64]*list.Element{}, pop: newPopulations()}
 }
 
 // Ticket marks the start of a read whose result may be stored.
@@ -199,22 +203,31 @@ func (c *Cache) drop(patientID int64) {
 	delete(c.patients, patientID)
 }
 
-// Invalidate applies a notification: one of the patient's documents changed.
+// Invalidate applies a notification that names only its patient: every
+// population entry it might reach is dropped too.
 func (c *Cache) Invalidate(patientID int64) {
+	c.Apply(Note{PatientID: patientID, Upsert: true})
+}
+
+// Apply applies a notification: the patient's entries are dropped, and the
+// population entries that list the document or that its new state could
+// enter.
+func (c *Cache) Apply(n Note) {
 	now := c.opts.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.seq++
-	c.recent[patientID] = c.seq
-	c.applied = append(c.applied, applied{patient: patientID, seq: c.seq, at: now})
+	c.recent[n.PatientID] = c.seq
+	c.applied = append(c.applied, applied{note: n, seq: c.seq, at: now})
 	for len(c.applied) > 0 && now.Sub(c.applied[0].at) > c.opts.MaxRead {
 		a := c.applied[0]
-		if c.recent[a.patient] == a.seq {
-			delete(c.recent, a.patient)
+		if c.recent[a.note.PatientID] == a.seq {
+			delete(c.recent, a.note.PatientID)
 		}
 		c.applied = c.applied[1:]
 	}
-	c.drop(patientID)
+	c.drop(n.PatientID)
+	c.applyPopulation(n)
 	c.m.invalidations.Inc()
 	c.m.bytes.Set(float64(c.bytes))
 }
@@ -252,6 +265,7 @@ func (c *Cache) dropAll() {
 	c.lru.Init()
 	c.patients = map[int64]*list.Element{}
 	c.bytes = 0
+	c.clearPopulation()
 	c.m.resets.Inc()
 	c.m.bytes.Set(0)
 }

@@ -31,7 +31,18 @@ type Follower struct {
 
 // notification is the part of index.Notification the cache needs.
 type notification struct {
-	PatientID *int64 `json:"patient_id"`
+	PatientID      *int64 `json:"patient_id"`
+	ID             string `json:"id"`
+	Op             string `json:"op"`
+	AuthorID       *int64 `json:"author_id"`
+	OrganizationID *int64 `json:"organization_id"`
+}
+
+// note is what the cache applies. An op other than "delete" counts as a
+// new state, so an op this cache does not know drops more, never less.
+func (n notification) note() Note {
+	return Note{PatientID: *n.PatientID, ID: n.ID, Upsert: n.Op != "delete",
+		AuthorID: n.AuthorID, OrganizationID: n.OrganizationID}
 }
 
 // Run follows the topic until ctx ends. Errors do not stop it: the cache stops
@@ -278,7 +289,7 @@ func (f *Follower) apply(rr kafka.RecordReader, offset int64) (int64, error) {
 			f.Cache.Flush()
 			f.Log.Warn("patient cache: undecodable notification; dropped the cache", "offset", r.Offset, "err", err)
 		} else {
-			f.Cache.Invalidate(*n.PatientID)
+			f.Cache.Apply(n.note())
 		}
 		offset = r.Offset + 1
 	}

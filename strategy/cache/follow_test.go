@@ -156,3 +156,42 @@ func TestBrokerGoneStopsAnswers(t *testing.T) {
 		t.Fatal("patient 1 dropped without a notification")
 	}
 }
+
+// The follower reads a notification's document, op, author and clinic: a
+// delete reaches only the results listing the document, an upsert the
+// results of its author and clinic too.
+func TestFollowerAppliesNotificationsToPopulationResults(t *testing.T) {
+	addr := broker(t, stack.KafkaConfig{Partitions: 2}).Addr
+	c := New(Options{MaxBytes: 1 << 20, PopulationBytes: 1 << 20, MaxLag: 500 * time.Millisecond})
+	follow(t, addr, c)
+	results := map[string]Scope{
+		"author 5":  {Field: ByAuthor, Values: []int64{5}},
+		"author 6":  {Field: ByAuthor, Values: []int64{6}},
+		"clinic 77": {Field: ByClinic, Values: []int64{77}},
+		"clinic 78": {Field: ByClinic, Values: []int64{78}},
+	}
+	listing := map[string]string{"author 5": "d1", "author 6": "d2", "clinic 77": "d3", "clinic 78": "d4"}
+	eventually(t, "the cache answers population results", func() bool {
+		for k, sc := range results {
+			c.PutPopulation(c.Begin(), k, sc, []string{listing[k]}, k, 10)
+			if _, ok := c.GetPopulation(k); !ok {
+				return false
+			}
+		}
+		return true
+	})
+	publish(t, addr,
+		`{"id":"d1","patient_id":1,"doc_type":"visit","op":"delete","version":9,"source_ts":"2026-12-08T10:00:00.000Z","author_id":6,"organization_id":78}`,
+		`{"id":"new","patient_id":2,"doc_type":"visit","op":"upsert","version":10,"source_ts":"2026-12-08T10:00:00.000Z","author_id":9,"organization_id":77}`)
+	eventually(t, "author 5 (listed the deleted document) and clinic 77 (the new one's) dropped", func() bool {
+		_, a5 := c.GetPopulation("author 5")
+		_, c77 := c.GetPopulation("clinic 77")
+		return !a5 && !c77
+	})
+	for _, k := range []string{"author 6", "clinic 78"} {
+		eventually(t, k+" kept", func() bool {
+			_, ok := c.GetPopulation(k)
+			return ok
+		})
+	}
+}

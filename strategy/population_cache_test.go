@@ -1,0 +1,181 @@
+package strategy
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/docsearch/docsearch/cdc"
+	"github.com/docsearch/docsearch/index"
+	"github.com/docsearch/docsearch/schema"
+	"github.com/docsearch/docsearch/strategy/cache"
+)
+
+// notify applies the writer's notifications to c as the follower does.
+func notify(c *cache.Cache, notes []index.Notification) {
+	for _, n := range notes {
+		c.Apply(cache.Note{PatientID: n.PatientID, ID: n.ID, Upsert: n.Op != "delete",
+			AuthorID: &n.AuthorID, OrganizationID: &n.OrganizationID})
+	}
+}
+
+// Population searches through the cache answer what ClickHouse answers at
+// every step of a random stream of changes (new documents, moves between
+// clinics, authors, patients and dates, status changes, deletes), given the
+// indexer's own notifications; and repeated searches between changes read
+// nothing from ClickHouse.
+func TestPopulationSearchThroughCache(t *testing.T) {
+	ch := env.ClickHouse(t)
+	ctx := context.Background()
+	if err := schema.Apply(ctx, nil, ch.Conn, ch.SchemaOptions()); err != nil {
+		t.Fatal(err)
+	}
+	w := index.NewWriter(ch.Conn, ch.Database, nil)
+	r := rand.New(rand.NewPCG(7, 8))
+	var lsn uint64 = 100
+	rows := map[string]cdc.Row{}
+	random := func(id string) cdc.Row {
+		at := time.Date(2022+r.IntN(3), time.Month(1+r.IntN(12)), 1+r.IntN(28), 9, r.IntN(60), 0, 0, time.UTC)
+		return cdc.Row{ID: id, PatientID: int64(1 + r.IntN(4)), DocType: []string{"visit", "referral"}[r.IntN(2)],
+			Status: []string{"signed", "draft"}[r.IntN(2)], OrganizationID: int64(77 + r.IntN(2)), AuthorID: int64(3 + r.IntN(3)),
+			CreatedAt: at, UpdatedAt: at}
+	}
+	apply := func(changes ...cdc.Change) []index.Notification {
+		t.Helper()
+		res, err := w.Apply(ctx, changes)
+		if err != nil || res.Applied != len(changes) {
+			t.Fatalf("apply = %+v, %v", res, err)
+		}
+		return res.Notifications
+	}
+	var initial []cdc.Change
+	for i := range 30 {
+		id := fmt.Sprintf("00000000-0000-4000-8000-%012d", i)
+		rows[id] = random(id)
+		lsn++
+		initial = append(initial, cdc.Change{Kind: cdc.Create, ID: id, Version: lsn, Row: rows[id]})
+	}
+	apply(initial...)
+
+	reg := prometheus.NewRegistry()
+	c := cache.New(cache.Options{PopulationBytes: 1 << 20, MaxLag: time.Hour, Metrics: cache.NewMetrics(reg)})
+	c.Start()
+	c.Synced(time.Now())
+	cached, err := New(ch.Conn, Options{Database: ch.Database, TokenKey: []byte("k"), Metrics: NewMetrics(reg), Population: c}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := New(ch.Conn, Options{Database: ch.Database, TokenKey: []byte("k")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	filters := map[string]string{
+		"population_by_org":    "organization_id = 77 AND doc_type = 'visit'",
+		"population_by_author": "author_id IN (3, 4)",
+		"population_scan":      "status = 'signed'",
+	}
+	pages := func(s *Searcher, strategy, filter string) [][]string {
+		t.Helper()
+		var out [][]string
+		for tok := ""; ; {
+			p, err := s.Search(ctx, Request{Filter: mustCheck(t, filter, nil), PageSize: 4, PageToken: tok})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Strategy != strategy {
+				t.Fatalf("%s ran %s, want %s", filter, p.Strategy, strategy)
+			}
+			var ids []string
+			for _, d := range p.Documents {
+				ids = append(ids, d.ID)
+			}
+			out = append(out, ids)
+			if tok = p.NextPageToken; tok == "" {
+				return out
+			}
+		}
+	}
+	compare := func(step int) {
+		t.Helper()
+		for strategy, f := range filters {
+			want := pages(plain, strategy, f)
+			if got := pages(cached, strategy, f); fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("step %d, %s: through the cache %v, ClickHouse %v", step, f, got, want)
+			}
+		}
+	}
+	compare(0)
+	before := queries(t, reg)
+	compare(0)
+	if ran := queries(t, reg) - before; ran != 0 {
+		t.Fatalf("repeated population searches ran %d queries", ran)
+	}
+	plan, err := cached.Explain(ctx, Request{Filter: mustCheck(t, filters["population_by_org"], nil), PageSize: 4})
+	if err != nil || !slices.Contains(plan.Notes, "the population cache holds this page now: ClickHouse would not be asked") {
+		t.Fatalf("Explain of a cached page: %v %v", plan.Notes, err)
+	}
+
+	for step := 1; step <= 40; step++ {
+		ids := slices.Sorted(func(yield func(string) bool) {
+			for id := range rows {
+				if !yield(id) {
+					return
+				}
+			}
+		})
+		id := ids[r.IntN(len(ids))]
+		lsn++
+		var ch cdc.Change
+		switch k := r.IntN(6); {
+		case k == 0:
+			id = fmt.Sprintf("00000000-0000-4000-8000-%012d", 100+step)
+			rows[id] = random(id)
+			ch = cdc.Change{Kind: cdc.Create, ID: id, Version: lsn, Row: rows[id]}
+		case k == 1:
+			ch = cdc.Change{Kind: cdc.Delete, ID: id, Version: lsn, Row: cdc.Row{ID: id}}
+			delete(rows, id)
+		case k == 2: // only the status
+			row := rows[id]
+			row.Status = []string{"signed", "draft", "cancelled"}[r.IntN(3)]
+			rows[id] = row
+			ch = cdc.Change{Kind: cdc.Update, ID: id, Version: lsn, Row: row}
+		default: // anything, the key included
+			rows[id] = random(id)
+			ch = cdc.Change{Kind: cdc.Update, ID: id, Version: lsn, Row: rows[id]}
+		}
+		notify(c, apply(ch))
+		compare(step)
+	}
+	hits := counter(t, reg, "docsearch_population_cache_lookups_total", "hit")
+	if hits == 0 {
+		t.Fatal("no population search was answered from the cache")
+	}
+	t.Logf("population cache hits: %d", hits)
+}
+
+// counter reads a counter of reg with the given result label.
+func counter(t *testing.T, reg *prometheus.Registry, name, result string) int {
+	t.Helper()
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "result" && l.GetValue() == result {
+					return int(m.GetCounter().GetValue())
+				}
+			}
+		}
+	}
+	return 0
+}
