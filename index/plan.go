@@ -83,10 +83,14 @@ type Notification struct {
 	Version uint64 `json:"version"`
 	// SourceTime is the commit time in PostgreSQL, RFC 3339 with milliseconds.
 	SourceTime string `json:"source_ts"`
-	// AuthorID and OrganizationID are the document's at this place: a cache
-	// of population searches drops the results an upsert could enter.
-	AuthorID       int64 `json:"author_id"`
-	OrganizationID int64 `json:"organization_id"`
+	// The document's common fields at this place, so a subscriber (the
+	// service's population cache among them) can tell which results an
+	// upsert could enter. Status and UpdatedAt are left out of a delete.
+	AuthorID       int64     `json:"author_id"`
+	OrganizationID int64     `json:"organization_id"`
+	CreatedAt      time.Time `json:"created_at"`
+	Status         string    `json:"status,omitempty"`
+	UpdatedAt      time.Time `json:"updated_at,omitzero"`
 }
 
 // change is one decodable message of a batch.
@@ -344,11 +348,15 @@ func observe(into map[string]registry.Observed, attrs map[string]cdc.Value) {
 }
 
 func note(c change, k docKey, op string) Notification {
-	return Notification{
+	n := Notification{
 		ID: c.ID, PatientID: k.PatientID, DocType: k.DocType, Op: op, Version: c.Version,
 		SourceTime: c.CommitTime.UTC().Format("2006-01-02T15:04:05.000Z07:00"),
-		AuthorID:   k.AuthorID, OrganizationID: k.OrganizationID,
+		AuthorID:   k.AuthorID, OrganizationID: k.OrganizationID, CreatedAt: k.CreatedAt.UTC(),
 	}
+	if op == "upsert" {
+		n.Status, n.UpdatedAt = c.Row.Status, c.Row.UpdatedAt.UTC()
+	}
+	return n
 }
 
 // String describes a plan for logs.

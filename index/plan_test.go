@@ -63,22 +63,24 @@ func TestPlaceholderInKeyColumnRejected(t *testing.T) {
 	}
 }
 
-// A document moved to another patient, author and clinic is announced at
-// both places: the delete carries the old author and clinic, the upsert the
-// new.
+// A document moved to another patient, author, clinic and date is announced
+// at both places: the delete carries the old place, the upsert the new one
+// with its status and dates.
 func TestMoveNotesCarryAuthorAndClinic(t *testing.T) {
 	at := time.Date(2024, 3, 1, 10, 0, 0, 0, time.UTC)
-	old := cdc.Row{ID: "00000000-0000-4000-8000-000000000003", PatientID: 7, DocType: "referral", OrganizationID: 77, AuthorID: 5, CreatedAt: at, UpdatedAt: at}
+	old := cdc.Row{ID: "00000000-0000-4000-8000-000000000003", PatientID: 7, DocType: "referral", Status: "signed", OrganizationID: 77, AuthorID: 5, CreatedAt: at, UpdatedAt: at}
 	moved := old
 	moved.PatientID, moved.OrganizationID, moved.AuthorID = 8, 78, 6
+	moved.CreatedAt, moved.UpdatedAt = at.AddDate(0, 1, 0), at.AddDate(0, 2, 0)
 	states := map[string]keyState{old.ID: {docKey: keyOf(old), Version: schema.VersionLive(5), Known: true}}
 	p := makePlan([]change{{Change: cdc.Change{Kind: cdc.Update, ID: old.ID, Version: 9, Row: moved}}}, states, nil)
-	got := map[string][2]int64{}
+	got := map[string]Notification{}
 	for _, n := range p.notes {
-		got[n.Op] = [2]int64{n.AuthorID, n.OrganizationID}
+		got[n.Op] = n
 	}
-	want := map[string][2]int64{"delete": {5, 77}, "upsert": {6, 78}}
-	if len(p.notes) != 2 || got["delete"] != want["delete"] || got["upsert"] != want["upsert"] {
-		t.Fatalf("notes = %+v, want a delete by author 5 of clinic 77 and an upsert by author 6 of clinic 78", p.notes)
+	d, u := got["delete"], got["upsert"]
+	if len(p.notes) != 2 || d.PatientID != 7 || d.AuthorID != 5 || d.OrganizationID != 77 || !d.CreatedAt.Equal(at) || d.Status != "" || !d.UpdatedAt.IsZero() ||
+		u.PatientID != 8 || u.AuthorID != 6 || u.OrganizationID != 78 || !u.CreatedAt.Equal(moved.CreatedAt) || u.Status != "signed" || !u.UpdatedAt.Equal(moved.UpdatedAt) {
+		t.Fatalf("notes = %+v, want a delete of patient 7 by author 5 of clinic 77 and an upsert of patient 8 by author 6 of clinic 78 with its status and dates", p.notes)
 	}
 }

@@ -47,7 +47,7 @@ func TestNotifyingWriterPublishes(t *testing.T) {
 		r := row(i, int64(10+i%3))
 		reads = append(reads, cdc.Change{Kind: cdc.Read, ID: r.ID, Version: 100, CommitTime: at, Row: r})
 		want = append(want, index.Notification{ID: r.ID, PatientID: r.PatientID, DocType: "referral", Op: "upsert", Version: 100, SourceTime: "2024-03-01T10:00:00.000Z",
-			AuthorID: int64(20 + i), OrganizationID: 7})
+			AuthorID: int64(20 + i), OrganizationID: 7, CreatedAt: at, Status: "signed", UpdatedAt: at})
 	}
 	res, err := w.Apply(ctx, reads)
 	if err != nil || res.Applied != 6 {
@@ -77,7 +77,7 @@ func TestNotifyingWriterPublishes(t *testing.T) {
 		t.Fatalf("retry = %+v, %v; want nothing applied, 1 stale", res, err)
 	}
 	again := []index.Notification{{ID: moved.ID, PatientID: 99, DocType: "referral", Op: "upsert", Version: 200, SourceTime: "2024-03-01T10:00:00.000Z",
-		AuthorID: 20, OrganizationID: 7}}
+		AuthorID: 20, OrganizationID: 7, CreatedAt: at, Status: "signed", UpdatedAt: at}}
 	if got := readNotes(t, sub, 1); !sameNotes(got, again) {
 		t.Fatalf("retry notified %+v\nwant %+v", got, again)
 	}
