@@ -30,6 +30,9 @@ type Doc struct {
 	// predicate on attributes undecided. It must answer the same each time
 	// and be safe for concurrent use.
 	Lazy func() (attrs map[string]cdc.Value, ok bool)
+	// LinksUnknown leaves every predicate on links undecided: the caller
+	// does not know them.
+	LinksUnknown bool
 }
 
 // attrs are the document's attributes; ok is false when they are unknown.
@@ -152,17 +155,25 @@ func matchExpr(x check.Expr) (matchFn, error) {
 	case *check.HasLink:
 		t := x.Type
 		if t == "" {
-			return func(d *Doc) tri { return triOf(len(d.LinkTypes) > 0) }, nil
+			return func(d *Doc) tri { return linkTest(d, len(d.LinkTypes) > 0) }, nil
 		}
-		return func(d *Doc) tri { return triOf(slices.Contains(d.LinkTypes, t)) }, nil
+		return func(d *Doc) tri { return linkTest(d, slices.Contains(d.LinkTypes, t)) }, nil
 	case *check.LinksTo:
 		if !isUUID(x.Target) {
 			return nil, errorf(msgBadUUID, x.Target)
 		}
 		t := x.Target
-		return func(d *Doc) tri { return triOf(slices.Contains(d.LinkTargets, t)) }, nil
+		return func(d *Doc) tri { return linkTest(d, slices.Contains(d.LinkTargets, t)) }, nil
 	}
 	return nil, errorf(msgUnknownNode, x)
+}
+
+// linkTest is a test on d's links, undecided when they are unknown.
+func linkTest(d *Doc, ok bool) tri {
+	if d.LinksUnknown {
+		return unknown
+	}
+	return triOf(ok)
 }
 
 // matchList is AND (stop on no) or OR (stop on yes). An unknown argument

@@ -165,6 +165,32 @@ func TestMatchAgreesWithClickHouseOnRandomFilters(t *testing.T) {
 	t.Logf("%d filters (%d on dates), %d of %d verdicts left undecided", n, dated, undecidedDocs, n*len(docs))
 }
 
+// Unknown links leave link predicates undecided, and only where the
+// columns do not settle the filter.
+func TestUnknownLinks(t *testing.T) {
+	doc := compile.Doc{OrganizationID: 77, LinksUnknown: true}
+	for text, want := range map[string]string{
+		"has_link('referral')": "undecided",
+		"NOT has_link()":       "undecided",
+		"links_to('6f1c2f0e-0000-4000-8000-000000000001')": "undecided",
+		"organization_id = 78 AND has_link('referral')":    "no",
+		"organization_id = 77 OR has_link('referral')":     "yes",
+		"organization_id = 77 AND has_link('referral')":    "undecided",
+	} {
+		m, err := compile.Match(checkText(t, text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := "undecided"
+		if matched, decided := m.Match(&doc); decided {
+			got = map[bool]string{true: "yes", false: "no"}[matched]
+		}
+		if got != want {
+			t.Errorf("%s: %s, want %s", text, got, want)
+		}
+	}
+}
+
 func TestEmptyFilterMatchesEverything(t *testing.T) {
 	m, err := compile.Match(nil)
 	if err != nil {
@@ -240,6 +266,11 @@ func TestLazyAttributes(t *testing.T) {
 			}
 			if d3 && calls > 0 {
 				settled++ // asked, yet settled without them: an OR or AND decided elsewhere
+			}
+			// Nor without links, as for a change notification.
+			lazy.LinksUnknown = true
+			if m4, d4 := m.Match(&lazy); d4 && (m4 != m1 || !d1) {
+				t.Fatalf("%q, document %d: %v/%v without attributes and links, %v/%v with them", text, i+1, m4, d4, m1, d1)
 			}
 		}
 	}
