@@ -4,9 +4,12 @@ import (
 	"context"
 	"maps"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/docsearch/docsearch/cdc"
 
 	"github.com/docsearch/docsearch/query/ast"
 	"github.com/docsearch/docsearch/query/check"
@@ -73,15 +76,34 @@ func fixedValues(f *check.Checked, column string) ([]int64, bool) {
 }
 
 // scope says which saved documents can enter the filter's results: those of
-// the authors or clinics it pins, else any.
+// the authors or clinics it pins, else any; and of those, the ones whose
+// common fields the filter does not rule out (attributes and links count as
+// unknown, so a filter on them alone rules nothing out).
 func scope(f *check.Checked) cache.Scope {
+	sc := cache.Scope{Field: cache.AnyDocument}
 	if vs, ok := fixedValues(f, "author_id"); ok {
-		return cache.Scope{Field: cache.ByAuthor, Values: vs}
+		sc = cache.Scope{Field: cache.ByAuthor, Values: vs}
+	} else if vs, ok := fixedValues(f, "organization_id"); ok {
+		sc = cache.Scope{Field: cache.ByClinic, Values: vs}
 	}
-	if vs, ok := fixedValues(f, "organization_id"); ok {
-		return cache.Scope{Field: cache.ByClinic, Values: vs}
+	m, err := compile.Match(f)
+	if err != nil {
+		return sc
 	}
-	return cache.Scope{Field: cache.AnyDocument}
+	unknown := func() (map[string]cdc.Value, bool) { return nil, false }
+	sc.Admits = func(n cache.Note) bool {
+		if !n.Known || n.AuthorID == nil || n.OrganizationID == nil {
+			return true
+		}
+		matched, decided := m.Match(&compile.Doc{
+			ID: strings.ToLower(n.ID), PatientID: n.PatientID, OrganizationID: *n.OrganizationID, AuthorID: *n.AuthorID,
+			DocType: n.DocType, Status: n.Status,
+			CreatedAt: n.CreatedAt.Truncate(time.Microsecond), UpdatedAt: n.UpdatedAt.Truncate(time.Microsecond),
+			Lazy: unknown, LinksUnknown: true,
+		})
+		return matched || !decided
+	}
+	return sc
 }
 
 // populationPlan picks the table whose sorting key the filter fixes, so the
@@ -116,7 +138,7 @@ func (s *Searcher) populationPlan(req Request, size int, after *cursor) (Plan, q
 
 // populationCached runs load, or takes its rows from the population cache.
 // The rows stored are shared by later callers, who must not modify them.
-func (s *Searcher) populationCached(ctx context.Context, key string, sc cache.Scope, load func(context.Context) ([]row, error)) ([]row, error) {
+func (s *Searcher) populationCached(ctx context.Context, key string, f *check.Checked, load func(context.Context) ([]row, error)) ([]row, error) {
 	pc := s.opts.Population
 	if pc == nil {
 		return load(ctx)
@@ -135,7 +157,7 @@ func (s *Searcher) populationCached(ctx context.Context, key string, sc cache.Sc
 	for i := range rows {
 		ids[i] = rows[i].ID
 	}
-	pc.PutPopulation(t, key, sc, ids, rows, rowsSize(rows))
+	pc.PutPopulation(t, key, scope(f), ids, rows, rowsSize(rows))
 	return rows, nil
 }
 
@@ -176,7 +198,7 @@ func (s *Searcher) population(ctx context.Context, req Request, size int, after 
 		}
 		return populationRows(ctx, s, q)
 	}
-	rows, err := s.populationCached(ctx, q.key(), scope(req.Filter), load)
+	rows, err := s.populationCached(ctx, q.key(), req.Filter, load)
 	if err != nil {
 		return Page{Strategy: plan.Strategy}, err
 	}

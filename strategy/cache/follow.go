@@ -31,18 +31,28 @@ type Follower struct {
 
 // notification is the part of index.Notification the cache needs.
 type notification struct {
-	PatientID      *int64 `json:"patient_id"`
-	ID             string `json:"id"`
-	Op             string `json:"op"`
-	AuthorID       *int64 `json:"author_id"`
-	OrganizationID *int64 `json:"organization_id"`
+	PatientID      *int64     `json:"patient_id"`
+	ID             string     `json:"id"`
+	Op             string     `json:"op"`
+	AuthorID       *int64     `json:"author_id"`
+	OrganizationID *int64     `json:"organization_id"`
+	DocType        *string    `json:"doc_type"`
+	Status         *string    `json:"status"`
+	CreatedAt      *time.Time `json:"created_at"`
+	UpdatedAt      *time.Time `json:"updated_at"`
 }
 
 // note is what the cache applies. An op other than "delete" counts as a
-// new state, so an op this cache does not know drops more, never less.
+// new state, so an op this cache does not know drops more, never less; the
+// state is Known only when every common field came with it.
 func (n notification) note() Note {
-	return Note{PatientID: *n.PatientID, ID: n.ID, Upsert: n.Op != "delete",
+	out := Note{PatientID: *n.PatientID, ID: n.ID, Upsert: n.Op != "delete",
 		AuthorID: n.AuthorID, OrganizationID: n.OrganizationID}
+	if n.AuthorID != nil && n.OrganizationID != nil && n.DocType != nil && n.Status != nil && n.CreatedAt != nil && n.UpdatedAt != nil {
+		out.Known = true
+		out.DocType, out.Status, out.CreatedAt, out.UpdatedAt = *n.DocType, *n.Status, n.CreatedAt.UTC(), n.UpdatedAt.UTC()
+	}
+	return out
 }
 
 // Run follows the topic until ctx ends. Errors do not stop it: the cache stops

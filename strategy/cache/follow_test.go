@@ -169,8 +169,11 @@ func TestFollowerAppliesNotificationsToPopulationResults(t *testing.T) {
 		"author 6":  {Field: ByAuthor, Values: []int64{6}},
 		"clinic 77": {Field: ByClinic, Values: []int64{77}},
 		"clinic 78": {Field: ByClinic, Values: []int64{78}},
+		"clinic 77 referrals": {Field: ByClinic, Values: []int64{77}, Admits: func(n Note) bool {
+			return n.DocType == "referral" && n.Status == "signed" && n.CreatedAt.Year() == 2026 && n.UpdatedAt.Year() == 2026
+		}},
 	}
-	listing := map[string]string{"author 5": "d1", "author 6": "d2", "clinic 77": "d3", "clinic 78": "d4"}
+	listing := map[string]string{"author 5": "d1", "author 6": "d2", "clinic 77": "d3", "clinic 78": "d4", "clinic 77 referrals": "d5"}
 	eventually(t, "the cache answers population results", func() bool {
 		for k, sc := range results {
 			c.PutPopulation(c.Begin(), k, sc, []string{listing[k]}, k, 10)
@@ -182,16 +185,25 @@ func TestFollowerAppliesNotificationsToPopulationResults(t *testing.T) {
 	})
 	publish(t, addr,
 		`{"id":"d1","patient_id":1,"doc_type":"visit","op":"delete","version":9,"source_ts":"2026-12-08T10:00:00.000Z","author_id":6,"organization_id":78}`,
-		`{"id":"new","patient_id":2,"doc_type":"visit","op":"upsert","version":10,"source_ts":"2026-12-08T10:00:00.000Z","author_id":9,"organization_id":77}`)
+		`{"id":"new","patient_id":2,"doc_type":"visit","op":"upsert","version":10,"source_ts":"2026-12-08T10:00:00.000Z","author_id":9,"organization_id":77,
+		  "created_at":"2026-12-08T09:00:00.123456Z","status":"signed","updated_at":"2026-12-08T09:00:00Z"}`)
 	eventually(t, "author 5 (listed the deleted document) and clinic 77 (the new one's) dropped", func() bool {
 		_, a5 := c.GetPopulation("author 5")
 		_, c77 := c.GetPopulation("clinic 77")
 		return !a5 && !c77
 	})
-	for _, k := range []string{"author 6", "clinic 78"} {
+	for _, k := range []string{"author 6", "clinic 78", "clinic 77 referrals"} {
 		eventually(t, k+" kept", func() bool {
 			_, ok := c.GetPopulation(k)
 			return ok
 		})
 	}
+	// A visit without its updated_at: the state is not known, so Admits
+	// is not asked.
+	publish(t, addr, `{"id":"new2","patient_id":2,"doc_type":"visit","op":"upsert","version":11,"source_ts":"2026-12-08T10:00:00.000Z","author_id":9,"organization_id":77,
+		"created_at":"2026-12-08T09:00:00Z","status":"signed"}`)
+	eventually(t, "clinic 77 referrals dropped", func() bool {
+		_, ok := c.GetPopulation("clinic 77 referrals")
+		return !ok
+	})
 }

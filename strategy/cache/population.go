@@ -19,6 +19,11 @@ type Note struct {
 	// AuthorID and OrganizationID are the document's; nil when the
 	// notification does not carry them.
 	AuthorID, OrganizationID *int64
+	// Known: the notification carries the new state's common fields below
+	// (its author and clinic included), so a Scope's Admits may judge it.
+	Known                bool
+	DocType, Status      string
+	CreatedAt, UpdatedAt time.Time
 }
 
 // ScopeField names the column a population search fixes.
@@ -32,11 +37,16 @@ const (
 )
 
 // Scope says which saved documents can enter a population search's result:
-// those whose Field is one of Values, or any document for AnyDocument. A
+// those whose Field is one of Values, or any document for AnyDocument, and,
+// when Admits is set, whose Known common fields it does not rule out. A
 // document the result lists can leave it whatever the scope.
 type Scope struct {
 	Field  ScopeField
 	Values []int64
+	// Admits reports whether a new state could match the search; false only
+	// when it cannot. Called with the cache's lock held: it must be quick
+	// and call nothing of the cache.
+	Admits func(Note) bool
 }
 
 // popEntry is one population search's result.
@@ -160,14 +170,15 @@ func reaches(n Note, sc Scope) bool {
 	}
 	var v *int64
 	switch sc.Field {
-	case AnyDocument:
-		return true
 	case ByAuthor:
 		v = n.AuthorID
 	case ByClinic:
 		v = n.OrganizationID
 	}
-	return v == nil || slices.Contains(sc.Values, *v)
+	if v != nil && !slices.Contains(sc.Values, *v) {
+		return false
+	}
+	return !n.Known || sc.Admits == nil || sc.Admits(n)
 }
 
 // applyPopulation drops the population entries a notification reaches;
@@ -185,18 +196,24 @@ func (c *Cache) applyPopulation(n Note) {
 		drop = append(drop, e)
 	}
 	if n.Upsert {
+		// The entries the scopes' values reach, then each by its scope.
+		reach := func(e *popEntry) {
+			if reaches(n, e.scope) {
+				drop = append(drop, e)
+			}
+		}
 		for e := range c.pop.byField[AnyDocument] {
-			drop = append(drop, e)
+			reach(e)
 		}
 		for f, v := range map[ScopeField]*int64{ByAuthor: n.AuthorID, ByClinic: n.OrganizationID} {
 			if v == nil {
 				for e := range c.pop.byField[f] {
-					drop = append(drop, e)
+					reach(e)
 				}
 				continue
 			}
 			for e := range c.pop.byValue[f][*v] {
-				drop = append(drop, e)
+				reach(e)
 			}
 		}
 	}

@@ -14,6 +14,11 @@ func upsert(id string, author, clinic int64) Note {
 	return Note{PatientID: 1, ID: id, Upsert: true, AuthorID: ptr(author), OrganizationID: ptr(clinic)}
 }
 
+func known(n Note, docType string) Note {
+	n.Known, n.DocType = true, docType
+	return n
+}
+
 func putPop(c *Cache, key string, sc Scope, ids ...string) bool {
 	return c.PutPopulation(c.Begin(), key, sc, ids, key, 10)
 }
@@ -30,6 +35,7 @@ func TestPopulationNotificationsDropWhatTheyReach(t *testing.T) {
 	byAuthors67 := Scope{Field: ByAuthor, Values: []int64{6, 7}}
 	byClinic77 := Scope{Field: ByClinic, Values: []int64{77}}
 	anyDoc := Scope{Field: AnyDocument}
+	visits77 := Scope{Field: ByClinic, Values: []int64{77}, Admits: func(n Note) bool { return n.DocType == "visit" }}
 	cases := []struct {
 		name string
 		note Note
@@ -40,12 +46,16 @@ func TestPopulationNotificationsDropWhatTheyReach(t *testing.T) {
 		{"a listed document saved away from every scope", upsert("d1", 9, 9), []string{"a5", "any"}},
 		{"a new document of author 5", upsert("x", 5, 9), []string{"a5", "any"}},
 		{"a new document of author 7", upsert("x", 7, 9), []string{"a67", "any"}},
-		{"a new document of clinic 77", upsert("x", 9, 77), []string{"c77", "any"}},
-		{"a document of clinic 77 listed under author 6", upsert("d6", 9, 77), []string{"a67", "c77", "any"}},
-		{"a new document without author or clinic", Note{PatientID: 1, ID: "x", Upsert: true}, []string{"a5", "a67", "c77", "any"}},
-		{"a new document without a clinic", Note{PatientID: 1, ID: "x", Upsert: true, AuthorID: ptr(9)}, []string{"c77", "any"}},
-		{"a delete without an id", Note{PatientID: 1}, []string{"a5", "a67", "c77", "any"}},
-		{"a notification naming only its patient", Note{PatientID: 1, Upsert: true}, []string{"a5", "a67", "c77", "any"}},
+		{"a new document of clinic 77", upsert("x", 9, 77), []string{"c77", "any", "visits"}},
+		{"a document of clinic 77 listed under author 6", upsert("d6", 9, 77), []string{"a67", "c77", "any", "visits"}},
+		{"a new document without author or clinic", Note{PatientID: 1, ID: "x", Upsert: true}, []string{"a5", "a67", "c77", "any", "visits"}},
+		{"a new document without a clinic", Note{PatientID: 1, ID: "x", Upsert: true, AuthorID: ptr(9)}, []string{"c77", "any", "visits"}},
+		{"a delete without an id", Note{PatientID: 1}, []string{"a5", "a67", "c77", "any", "visits"}},
+		{"a notification naming only its patient", Note{PatientID: 1, Upsert: true}, []string{"a5", "a67", "c77", "any", "visits"}},
+		{"a visit of clinic 77, known", known(upsert("x", 9, 77), "visit"), []string{"c77", "any", "visits"}},
+		{"a referral of clinic 77, known", known(upsert("x", 9, 77), "referral"), []string{"c77", "any"}},
+		{"a referral of clinic 77, not known", upsert("x", 9, 77), []string{"c77", "any", "visits"}},
+		{"a referral listed by the visits", known(upsert("d9", 9, 78), "referral"), []string{"any", "visits"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -54,8 +64,9 @@ func TestPopulationNotificationsDropWhatTheyReach(t *testing.T) {
 			putPop(c, "a67", byAuthors67, "d6")
 			putPop(c, "c77", byClinic77, "d7")
 			putPop(c, "any", anyDoc, "d8")
+			putPop(c, "visits", visits77, "d9")
 			c.Apply(tc.note)
-			for _, k := range []string{"a5", "a67", "c77", "any"} {
+			for _, k := range []string{"a5", "a67", "c77", "any", "visits"} {
 				_, kept := c.GetPopulation(k)
 				if want := !slices.Contains(tc.gone, k); kept != want {
 					t.Errorf("%s kept = %v, want %v", k, kept, want)
@@ -147,7 +158,10 @@ func TestPopulationIndexesAgreeWithAModel(t *testing.T) {
 	type entry struct {
 		sc  Scope
 		ids []string
+		// admits is the doc type Admits lets in; "" without Admits.
+		admits string
 	}
+	types := []string{"visit", "referral", "lab_result"}
 	model := map[string]entry{}
 	id := func() string { return fmt.Sprintf("d%d", r.IntN(40)) }
 	val := func() *int64 {
@@ -165,6 +179,11 @@ func TestPopulationIndexesAgreeWithAModel(t *testing.T) {
 					sc.Values = append(sc.Values, int64(r.IntN(6)))
 				}
 			}
+			var admits string
+			if r.IntN(2) == 0 {
+				admits = types[r.IntN(len(types))]
+				sc.Admits = func(n Note) bool { return n.DocType == admits }
+			}
 			var ids []string
 			for range r.IntN(5) {
 				ids = append(ids, id())
@@ -172,16 +191,17 @@ func TestPopulationIndexesAgreeWithAModel(t *testing.T) {
 			if !putPop(c, key, sc, ids...) {
 				t.Fatalf("step %d: not stored", step)
 			}
-			model[key] = entry{sc, ids}
+			model[key] = entry{sc, ids, admits}
 			continue
 		}
-		n := Note{PatientID: 1, ID: id(), Upsert: r.IntN(3) > 0, AuthorID: val(), OrganizationID: val()}
+		n := Note{PatientID: 1, ID: id(), Upsert: r.IntN(3) > 0, AuthorID: val(), OrganizationID: val(),
+			Known: r.IntN(2) == 0, DocType: types[r.IntN(len(types))]}
 		if r.IntN(50) == 0 {
 			n.ID = ""
 		}
 		c.Apply(n)
 		for k, e := range model {
-			if modelDrops(n, e.sc, e.ids) {
+			if modelDrops(n, e.sc, e.ids, e.admits) {
 				delete(model, k)
 			}
 		}
@@ -208,19 +228,20 @@ func TestPopulationIndexesAgreeWithAModel(t *testing.T) {
 
 // modelDrops is the rule written out: a result is dropped when it lists the
 // document, when the notification does not say which document, or when a new
-// state could enter its scope (a value it does not carry could be any).
-func modelDrops(n Note, sc Scope, ids []string) bool {
+// state could enter its scope (a value it does not carry could be any), and
+// the scope's test does not rule the new state out (when it is known).
+func modelDrops(n Note, sc Scope, ids []string, admits string) bool {
 	if n.ID == "" || slices.Contains(ids, n.ID) {
 		return true
 	}
 	if !n.Upsert {
 		return false
 	}
-	switch sc.Field {
-	case ByAuthor:
-		return n.AuthorID == nil || slices.Contains(sc.Values, *n.AuthorID)
-	case ByClinic:
-		return n.OrganizationID == nil || slices.Contains(sc.Values, *n.OrganizationID)
+	switch {
+	case sc.Field == ByAuthor && n.AuthorID != nil && !slices.Contains(sc.Values, *n.AuthorID):
+		return false
+	case sc.Field == ByClinic && n.OrganizationID != nil && !slices.Contains(sc.Values, *n.OrganizationID):
+		return false
 	}
-	return true
+	return !n.Known || admits == "" || n.DocType == admits
 }
