@@ -77,8 +77,8 @@ func fixedValues(f *check.Checked, column string) ([]int64, bool) {
 
 // scope says which saved documents can enter the filter's results: those of
 // the authors or clinics it pins, else any; and of those, the ones whose
-// common fields the filter does not rule out (attributes and links count as
-// unknown, so a filter on them alone rules nothing out).
+// common fields the filter does not rule out. Notifications carry no
+// attributes or links (no clinical content), so those count as unknown.
 func scope(f *check.Checked) cache.Scope {
 	sc := cache.Scope{Field: cache.AnyDocument}
 	if vs, ok := fixedValues(f, "author_id"); ok {

@@ -2,6 +2,7 @@ package strategy
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -12,16 +13,25 @@ import (
 
 	"github.com/docsearch/docsearch/cdc"
 	"github.com/docsearch/docsearch/index"
+	"github.com/docsearch/docsearch/query/check"
 	"github.com/docsearch/docsearch/schema"
 	"github.com/docsearch/docsearch/strategy/cache"
 )
 
-// notify applies the writer's notifications to c as the follower does.
-func notify(c *cache.Cache, notes []index.Notification) {
+// notify applies the writer's notifications to c through their JSON, as
+// the follower does.
+func notify(t *testing.T, c *cache.Cache, notes []index.Notification) {
+	t.Helper()
 	for _, n := range notes {
-		c.Apply(cache.Note{PatientID: n.PatientID, ID: n.ID, Upsert: n.Op != "delete",
-			AuthorID: &n.AuthorID, OrganizationID: &n.OrganizationID,
-			Known: n.Op == "upsert", DocType: n.DocType, Status: n.Status, CreatedAt: n.CreatedAt, UpdatedAt: n.UpdatedAt})
+		body, err := json.Marshal(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		note, err := cache.ParseNote(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Apply(note)
 	}
 }
 
@@ -47,6 +57,9 @@ func TestPopulationSearchThroughCache(t *testing.T) {
 			CreatedAt: at, UpdatedAt: at}
 		if r.IntN(3) == 0 {
 			row.Links = []cdc.Link{{Type: "result_of", Target: "00000000-0000-4000-8000-000000000000"}}
+		}
+		if r.IntN(4) > 0 {
+			row.Attributes = map[string]cdc.Value{"smoker": cdc.BoolValue(r.IntN(2) == 0), "bp": cdc.IntValue(int64(120 + r.IntN(60)))}
 		}
 		return row
 	}
@@ -79,19 +92,22 @@ func TestPopulationSearchThroughCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Each rules out some saved documents by their columns; the last cannot
-	// judge one by its links, which notifications do not carry.
+	// Each rules out some saved documents by their columns; the last two
+	// cannot judge one by its links or attributes, which notifications do not
+	// carry.
 	filters := [][2]string{
 		{"population_by_org", "organization_id = 77 AND doc_type = 'visit'"},
 		{"population_by_author", "author_id IN (3, 4) AND NOT status = 'draft'"},
 		{"population_scan", "status = 'signed' AND created_at >= '2023-06-01'"},
 		{"population_scan", "has_link('result_of') OR doc_type = 'referral' AND status = 'draft'"},
+		{"population_scan", "smoker = true AND bp > 150"},
 	}
+	types := check.Fixed{"smoker": {Kind: check.Bool}, "bp": {Kind: check.Number}}
 	pages := func(s *Searcher, strategy, filter string) [][]string {
 		t.Helper()
 		var out [][]string
 		for tok := ""; ; {
-			p, err := s.Search(ctx, Request{Filter: mustCheck(t, filter, nil), PageSize: 4, PageToken: tok})
+			p, err := s.Search(ctx, Request{Filter: mustCheck(t, filter, types), PageSize: 4, PageToken: tok})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -124,7 +140,7 @@ func TestPopulationSearchThroughCache(t *testing.T) {
 	if ran := queries(t, reg) - before; ran != 0 {
 		t.Fatalf("repeated population searches ran %d queries", ran)
 	}
-	plan, err := cached.Explain(ctx, Request{Filter: mustCheck(t, filters[0][1], nil), PageSize: 4})
+	plan, err := cached.Explain(ctx, Request{Filter: mustCheck(t, filters[0][1], types), PageSize: 4})
 	if err != nil || !slices.Contains(plan.Notes, "the population cache holds this page now: ClickHouse would not be asked") {
 		t.Fatalf("Explain of a cached page: %v %v", plan.Notes, err)
 	}
@@ -157,7 +173,7 @@ func TestPopulationSearchThroughCache(t *testing.T) {
 			rows[id] = random(id)
 			ch = cdc.Change{Kind: cdc.Update, ID: id, Version: lsn, Row: rows[id]}
 		}
-		notify(c, apply(ch))
+		notify(t, c, apply(ch))
 		compare(step)
 	}
 	// A document outside the links filter's result gains a link: the
@@ -171,7 +187,7 @@ func TestPopulationSearchThroughCache(t *testing.T) {
 		row.Links = []cdc.Link{{Type: "result_of", Target: "00000000-0000-4000-8000-000000000000"}}
 		rows[id] = row
 		lsn++
-		notify(c, apply(cdc.Change{Kind: cdc.Update, ID: id, Version: lsn, Row: row}))
+		notify(t, c, apply(cdc.Change{Kind: cdc.Update, ID: id, Version: lsn, Row: row}))
 		compare(42)
 		gained = true
 		break

@@ -42,6 +42,19 @@ type notification struct {
 	UpdatedAt      *time.Time `json:"updated_at"`
 }
 
+// ParseNote decodes a change notification (index.Notification's JSON) into
+// what the cache applies. It fails only without a patient.
+func ParseNote(body []byte) (Note, error) {
+	var n notification
+	if err := json.Unmarshal(body, &n); err != nil {
+		return Note{}, err
+	}
+	if n.PatientID == nil {
+		return Note{}, errors.New("no patient_id")
+	}
+	return n.note(), nil
+}
+
 // note is what the cache applies. An op other than "delete" counts as a
 // new state, so an op this cache does not know drops more, never less; the
 // state is Known only when every common field came with it.
@@ -283,23 +296,20 @@ func (f *Follower) apply(rr kafka.RecordReader, offset int64) (int64, error) {
 		if r.Offset < offset { // a batch can start before the offset asked for
 			continue
 		}
-		var n notification
+		var n Note
 		var body []byte
 		if r.Value != nil {
 			body, err = io.ReadAll(r.Value)
 		}
 		if err == nil {
-			err = json.Unmarshal(body, &n)
-		}
-		if err == nil && n.PatientID == nil {
-			err = errors.New("no patient_id")
+			n, err = ParseNote(body)
 		}
 		if err != nil {
 			// Which patient changed is unknown: nobody's entries can be trusted.
 			f.Cache.Flush()
 			f.Log.Warn("patient cache: undecodable notification; dropped the cache", "offset", r.Offset, "err", err)
 		} else {
-			f.Cache.Apply(n.note())
+			f.Cache.Apply(n)
 		}
 		offset = r.Offset + 1
 	}

@@ -207,3 +207,28 @@ func TestFollowerAppliesNotificationsToPopulationResults(t *testing.T) {
 		return !ok
 	})
 }
+
+// ParseNote takes what a notification carries and marks the rest unknown.
+func TestParseNote(t *testing.T) {
+	full, err := ParseNote([]byte(`{"id":"d","patient_id":1,"doc_type":"visit","op":"upsert","author_id":3,"organization_id":77,
+		"created_at":"2026-12-08T09:00:00Z","status":"signed","updated_at":"2026-12-08T09:01:00Z"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !full.Upsert || !full.Known || full.DocType != "visit" || full.Status != "signed" || *full.AuthorID != 3 || *full.OrganizationID != 77 ||
+		full.UpdatedAt.Sub(full.CreatedAt) != time.Minute {
+		t.Fatalf("full upsert: %+v", full)
+	}
+	bare, err := ParseNote([]byte(`{"id":"d","patient_id":1,"op":"delete"}`))
+	if err != nil || bare.Upsert || bare.Known || bare.AuthorID != nil {
+		t.Fatalf("bare delete: %+v, %v", bare, err)
+	}
+	noStatus, err := ParseNote([]byte(`{"id":"d","patient_id":1,"doc_type":"visit","op":"upsert","author_id":3,"organization_id":77,
+		"created_at":"2026-12-08T09:00:00Z","updated_at":"2026-12-08T09:01:00Z"}`))
+	if err != nil || !noStatus.Upsert || noStatus.Known {
+		t.Fatalf("an upsert without its status: %+v, %v", noStatus, err)
+	}
+	if _, err := ParseNote([]byte(`{"id":"d","op":"upsert"}`)); err == nil {
+		t.Fatal("a notification without a patient parsed")
+	}
+}
