@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -373,4 +374,46 @@ func TestSmallChartReadOnTheFirstPage(t *testing.T) {
 	if n := counterValue(t, reg, "docsearch_patient_chart_searches_total", "outcome", chartCold); n != 1 {
 		t.Errorf("%v first pages counted cold, want 1", n)
 	}
+}
+
+// chartSize counts at least what a chart takes once a filter has parsed
+// every document's attributes, so the cache's budget holds. Attributes as
+// the generator writes them.
+func TestChartSizeHolds(t *testing.T) {
+	texts := []string{
+		`{"bp_systolic":152,"ecg_rhythm":"sinus_rhythm","icd10":"I10"}`,
+		`{"abnormal":false,"panels":["BMP","CMP"],"test_code":"LOINC:2160-0","unit":"umol/L","value":77.5}`,
+		`{"bp_diastolic":94,"bp_systolic":153,"complaints":["fever"],"icd10":"I10","smoker":true}`,
+		`{"dose":10.0,"doses_per_day":1,"drug_code":"C10AA05"}`,
+		`{"icd10":"Z00.0","target_specialty":"radiology"}`,
+		`{"abnormal":true,"panels":["LIPID"],"test_code":"LOINC:2571-8","unit":"mmol/L","value":1.92}`,
+		`{}`,
+	}
+	const n = 20000
+	at := time.Date(2024, 3, 1, 9, 0, 0, 0, time.UTC)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	rows := make([]row, n)
+	for i := range rows {
+		rows[i] = row{ID: fmt.Sprintf("00000000-0000-4000-8000-%012d", i), PatientID: 1, DocType: strings.Clone("lab_result"),
+			Status: strings.Clone("signed"), CreatedAt: at, UpdatedAt: at, AttributesRaw: strings.Clone(texts[i%len(texts)]),
+			LinkTypes: []string{}, LinkTargets: []string{}}
+	}
+	c := newChart(rows)
+	rows = nil
+	for i := range c.docs {
+		if _, ok := c.docs[i].doc.Lazy(); !ok {
+			t.Fatalf("%q does not parse", c.docs[i].row.AttributesRaw)
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	took := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	counted := int64(chartSize(c))
+	runtime.KeepAlive(c)
+	if counted < took || counted > took*3/2 {
+		t.Fatalf("a chart of %d documents took %d bytes parsed, chartSize counts %d: want at least that, and at most half more", n, took, counted)
+	}
+	t.Logf("a chart of %d documents took %d bytes parsed, chartSize counts %d (%.2fx)", n, took, counted, float64(counted)/float64(took))
 }

@@ -122,7 +122,7 @@ func (c *serveConfig) register(fs flags) {
 	fs.str(&c.tokenKey, "page-token-key", "", "secret that signs page tokens, the same on every replica (empty: random per process)")
 	c.topics.register(fs)
 	c.guards.register(fs)
-	fs.str(&c.cacheMB, "patient-cache-mb", "256", "memory for patient searches' reads, kept until a change notification names the patient (0: no cache; needs --changes-topic)")
+	fs.str(&c.cacheMB, "patient-cache-mb", "512", "memory for patient searches' reads, kept until a change notification names the patient; a chart counts its attributes as parsed (0: no cache; needs --changes-topic)")
 	fs.str(&c.populationCacheMB, "population-cache-mb", "64", "memory for population searches' results, kept until a change notification could alter them (0: no cache; needs --changes-topic)")
 	fs.str(&c.cacheMaxLag, "patient-cache-max-lag", "300ms", "the cache answers only while it has read every change notification published longer ago than this")
 	fs.str(&c.batchWait, "batch-wait", "100ms", "how long the indexer gathers events after a batch's first: longer means fewer, larger inserts (less merging) and later search visibility")
