@@ -130,6 +130,23 @@ func (s store) markCharts(ctx context.Context, patients []int64) error {
 	return nil
 }
 
+// markedCharts lists the patients whose stored chart is a marker (not
+// charted, no periods): a rebuild an earlier indexer queued and did not
+// finish before it stopped.
+func (s store) markedCharts(ctx context.Context) ([]int64, error) {
+	var rows []struct {
+		PatientID int64 `ch:"patient_id"`
+	}
+	if err := s.conn.Select(ctx, &rows, "SELECT patient_id FROM "+s.db+".patient_charts FINAL WHERE charted = 0 AND empty(periods)"); err != nil {
+		return nil, fmt.Errorf("listing marked charts: %w", err)
+	}
+	out := make([]int64, len(rows))
+	for i, r := range rows {
+		out[i] = r.PatientID
+	}
+	return out, nil
+}
+
 // rebuildCharts rebuilds the stored charts of the patients, of at most rows
 // documents each, from documents.
 func (s store) rebuildCharts(ctx context.Context, patients []int64, rows int) error {

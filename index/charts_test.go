@@ -289,3 +289,61 @@ func TestIndexerRebuildsCharts(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// Charts an indexer marked and did not rebuild before it stopped are
+// rebuilt by the next indexer at its start, with no new write of their
+// patients.
+func TestMarkedChartsRebuiltAfterRestart(t *testing.T) {
+	h := newHarness(t)
+	h.start(t, "marked")
+	m := newModel(22)
+	for range 200 {
+		m.step(t)
+	}
+	h.produce(t, m.history)
+	h.waitFor(t, m.want(), time.Minute)
+	h.waitConsumed(t, "marked", time.Minute)
+	marked := []int64{1, 2, 3}
+	deadline := time.Now().Add(30 * time.Second)
+	for _, p := range marked { // the first indexer's rebuilds done
+		for {
+			got, ok := storedChart(t, h, p)
+			if ok && sameChart(got, wantChart(t, h, p, index.DefaultChartRows)) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("patient %d's chart not built: %+v", p, got)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	// The markers a batch writes before its rebuild, as if the indexer had
+	// stopped between the two.
+	sync := clickhouse.Context(context.Background(), clickhouse.WithSettings(clickhouse.Settings{"distributed_foreground_insert": 1}))
+	if err := h.ch.Conn.Exec(sync, "INSERT INTO "+h.ch.Database+
+		".patient_charts (patient_id, version, charted, periods, period_rows, ids, created, payloads)"+
+		" SELECT arrayJoin([1, 2, 3]), now64(6), 0, [], [], [], [], []"); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range marked {
+		if got, _ := storedChart(t, h, p); got.Charted != 0 || len(got.Periods) != 0 {
+			t.Fatalf("patient %d's chart is not a marker: %+v", p, got)
+		}
+	}
+	// Another indexer of the group: the topic is consumed, so nothing new
+	// is written.
+	h.start(t, "marked")
+	deadline = time.Now().Add(30 * time.Second)
+	for _, p := range marked {
+		for {
+			got, ok := storedChart(t, h, p)
+			if ok && sameChart(got, wantChart(t, h, p, index.DefaultChartRows)) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("patient %d's marked chart not rebuilt after the restart: %+v", p, got)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+}

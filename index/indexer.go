@@ -170,6 +170,7 @@ func (ix *Indexer) Run(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		ix.requeueMarked(rctx)
 		ix.charts.run(rctx)
 	}()
 	defer func() {
@@ -189,6 +190,24 @@ func (ix *Indexer) Run(ctx context.Context) error {
 			}
 			return fmt.Errorf("fetching from %s: %w", ix.cfg.Topic, err)
 		}
+	}
+}
+
+// requeueMarked queues the rebuilds an earlier indexer left: their
+// markers would otherwise stay until the patients' next writes, and searches
+// of them read documents meanwhile. A failure only logs: the markers stay
+// correct, just slower to search.
+func (ix *Indexer) requeueMarked(ctx context.Context) {
+	ps, err := ix.writer.store.markedCharts(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			ix.log.Warn("listing the charts left to rebuild; they stay marked until their patients' next writes", "err", err)
+		}
+		return
+	}
+	if len(ps) > 0 {
+		ix.log.Info("rebuilding the charts an earlier run left marked", "patients", len(ps))
+		ix.charts.add(ps)
 	}
 }
 

@@ -11,9 +11,9 @@ import (
 // rebuilder rebuilds, in the background, the charts of the patients the
 // indexer's batches marked: a batch only marks them (searches then read
 // documents), so its notifications, and the next batch, need not wait for
-// the patients' documents to be read again. A rebuild lost to a crash or an
-// error leaves a marker: slower searches of the patient until its next
-// write, never wrong ones.
+// the patients' documents to be read again. A rebuild lost to a crash
+// leaves a marker, which the next indexer requeues at its start: slower
+// searches of the patient meanwhile, never wrong ones.
 type rebuilder struct {
 	store   store
 	rows    int
