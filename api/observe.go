@@ -5,7 +5,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -118,7 +120,15 @@ func Interceptor(log *slog.Logger, m *Metrics, g Guards) grpc.UnaryServerInterce
 		ctx = context.WithValue(ctx, infoKey{}, ri)
 		start := time.Now()
 		caller := auth.Identity{Caller: auth.LocalCaller, Method: auth.MethodLocal, Scopes: auth.AllScopes()}
-		resp, err := func() (any, error) {
+		resp, err := func() (resp any, err error) {
+			// A panic fails this call, not the process and every call in it;
+			// the stack goes to the log under the request id.
+			defer func() {
+				if p := recover(); p != nil {
+					log.Error("request panicked", "request_id", id, "method", si.FullMethod, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+					resp, err = nil, status.Error(codes.Internal, "internal error; request id "+id)
+				}
+			}()
 			if g.Auth != nil {
 				var err error
 				if caller, err = g.Auth.Authorize(ctx, si.FullMethod, req); err != nil {

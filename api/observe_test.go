@@ -72,3 +72,28 @@ func TestInterceptor(t *testing.T) {
 		t.Fatalf("logs:\n%s", out)
 	}
 }
+
+// A handler that panics fails its call with INTERNAL and the request id; the
+// panic and its stack go to the log, and the process goes on.
+func TestInterceptorRecoversPanics(t *testing.T) {
+	var logs bytes.Buffer
+	reg := prometheus.NewRegistry()
+	ic := api.Interceptor(slog.New(slog.NewJSONHandler(&logs, nil)), api.NewMetrics(reg), api.Guards{})
+	info := &grpc.UnaryServerInfo{FullMethod: "/docsearch.v1.SearchService/Search"}
+	_, err := ic(context.Background(), &pb.SearchRequest{}, info, func(context.Context, any) (any, error) {
+		var m map[string]int
+		m["boom"]++ // a nil map: a panic from the runtime
+		return nil, nil
+	})
+	if status.Code(err) != codes.Internal || !strings.Contains(status.Convert(err).Message(), "request id ") {
+		t.Fatalf("a panicking handler: %v, want INTERNAL with the request id", err)
+	}
+	if !strings.Contains(logs.String(), `"msg":"request panicked"`) || !strings.Contains(logs.String(), "assignment to entry in nil map") ||
+		!strings.Contains(logs.String(), "observe_test.go") || !strings.Contains(logs.String(), `"code":"Internal"`) {
+		t.Fatalf("log lacks the panic, its stack or the request line:\n%s", logs.String())
+	}
+	resp, err := ic(context.Background(), &pb.SearchRequest{}, info, func(context.Context, any) (any, error) { return "ok", nil })
+	if err != nil || resp != "ok" {
+		t.Fatalf("the next call: %v, %v", resp, err)
+	}
+}
