@@ -2,6 +2,9 @@ package strategy
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -28,6 +31,8 @@ type chartReads struct {
 	run func(ctx context.Context, patients []int64) (map[int64]storedRow, error)
 	// batched sees the size of each batch.
 	batched func(patients int)
+	// log takes a panic's stack; nil discards it.
+	log *slog.Logger
 
 	mu      sync.Mutex
 	running int
@@ -111,7 +116,7 @@ func (c *chartReads) runBatch(batch []*chartWait) {
 	var err error
 	if len(patients) > 0 {
 		ctx, cancel := batchContext(batch)
-		rows, err = c.run(ctx, patients)
+		rows, err = c.safeRun(ctx, patients)
 		cancel()
 		if c.batched != nil {
 			c.batched(len(patients))
@@ -122,6 +127,21 @@ func (c *chartReads) runBatch(batch []*chartWait) {
 		w.err = err
 		close(w.done)
 	}
+}
+
+// safeRun runs one batch's query. A panic fails the batch's reads: the
+// goroutine is the searcher's own, where no call's recovery reaches, and
+// the reads' callers would otherwise wait for ever or end with the process.
+func (c *chartReads) safeRun(ctx context.Context, patients []int64) (rows map[int64]storedRow, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			if c.log != nil {
+				c.log.Error("stored chart read panicked", "patients", len(patients), "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			}
+			rows, err = nil, fmt.Errorf("reading %d stored charts: panic: %v", len(patients), p)
+		}
+	}()
+	return c.run(ctx, patients)
 }
 
 // batchContext lasts as long as the latest deadline of the reads that still

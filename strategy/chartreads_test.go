@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -262,4 +264,30 @@ func TestGatheredChartReadsAnswerLikeSingleOnes(t *testing.T) {
 		}
 	}
 	t.Fatal("no docsearch_stored_chart_read_patients metric")
+}
+
+// A query that panics fails the reads of its batch with an error and logs
+// the stack; the process goes on, and the next read runs.
+func TestChartReadPanicFailsItsBatch(t *testing.T) {
+	var logs strings.Builder
+	calls := 0
+	c := &chartReads{inFlight: 1, log: slog.New(slog.NewTextHandler(&logs, nil)),
+		run: func(_ context.Context, patients []int64) (map[int64]storedRow, error) {
+			calls++
+			if calls == 1 {
+				var rows map[int64]storedRow
+				rows[patients[0]] = storedRow{} // a nil map: a panic from the runtime
+			}
+			return map[int64]storedRow{patients[0]: {PatientID: patients[0]}}, nil
+		}}
+	r := <-startRead(context.Background(), c, 1)
+	if r.err == nil || !strings.Contains(r.err.Error(), "panic") {
+		t.Fatalf("a panicking query: %+v", r)
+	}
+	if !strings.Contains(logs.String(), "stored chart read panicked") || !strings.Contains(logs.String(), "chartreads_test.go") {
+		t.Fatalf("log lacks the panic or its stack:\n%s", logs.String())
+	}
+	if r := <-startRead(context.Background(), c, 2); r.err != nil || !r.found || r.row.PatientID != 2 {
+		t.Fatalf("the next read: %+v", r)
+	}
 }

@@ -167,7 +167,7 @@ func New(conn Conn, opts Options, log *slog.Logger) (*Searcher, error) {
 	}
 	s := &Searcher{conn: conn, opts: opts, tokens: tokens{key: opts.TokenKey}, log: log, metrics: metrics}
 	if opts.ChartReadsInFlight > 0 {
-		s.charts = &chartReads{inFlight: opts.ChartReadsInFlight, run: s.storedRows,
+		s.charts = &chartReads{inFlight: opts.ChartReadsInFlight, run: s.storedRows, log: log,
 			batched: func(n int) { metrics.chartBatch.Observe(float64(n)) }}
 	}
 	return s, nil
