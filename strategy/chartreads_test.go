@@ -260,6 +260,18 @@ func TestGatheredChartReadsAnswerLikeSingleOnes(t *testing.T) {
 				t.Fatalf("stored chart queries asked for %v patients, want each of %d once", h.GetSampleSum(), patients+5)
 			}
 			t.Logf("%d queries for %d patients", h.GetSampleCount(), patients+5)
+			// Explain says the reads go together; reading alone, it does not.
+			gatheredNote := func(s *Searcher) bool {
+				one := int64(1)
+				plan, err := s.Explain(ctx, Request{PatientID: &one, PageSize: 100})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return slices.ContainsFunc(plan.Notes, func(n string) bool { return strings.Contains(n, "go together, as patient_id IN (...)") })
+			}
+			if !gatheredNote(gathered) || gatheredNote(alone) {
+				t.Fatalf("Explain's note of gathered reads: gathered %v, alone %v", gatheredNote(gathered), gatheredNote(alone))
+			}
 			return
 		}
 	}

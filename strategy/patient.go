@@ -208,6 +208,9 @@ func (s *Searcher) patientPlan(ctx context.Context, req Request, size int, after
 		q := s.storedQuery(*req.PatientID)
 		plan := Plan{Strategy: "patient", Table: s.opts.Database + ".patient_charts", SQL: q.sql, Params: q.params,
 			Notes: []string{fmt.Sprintf("the patient's stored chart, one row of patient_charts, holds all %d live documents: the filter runs over it in memory, and ClickHouse is asked again only for a value memory does not decide", len(st.chart.docs))}}
+		if s.charts != nil {
+			plan.Notes = append(plan.Notes, fmt.Sprintf("stored chart reads that arrive while %d run wait and go together, as patient_id IN (...) of up to %d patients: the SQL above is the read of one", s.charts.inFlight, maxChartBatch))
+		}
 		if s.opts.Cache != nil {
 			if _, ok := s.opts.Cache.Get(*req.PatientID, q.key()); ok {
 				plan.Notes = append(plan.Notes, "the patient's chart is in memory: the filter runs there and ClickHouse would not be asked")
