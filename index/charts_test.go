@@ -271,6 +271,13 @@ func TestIndexerRebuildsCharts(t *testing.T) {
 	for p := int64(1); p <= 20; p++ {
 		patients = append(patients, p)
 	}
+	waitCharts(t, h, patients, "after the stream")
+}
+
+// waitCharts waits up to 30 s for the stored chart of each patient to equal
+// the patient's documents, and fails with the first that does not.
+func waitCharts(t *testing.T, h *harness, patients []int64, when string) {
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		stale := 0
@@ -281,10 +288,10 @@ func TestIndexerRebuildsCharts(t *testing.T) {
 			}
 		}
 		if stale == 0 {
-			break
+			return
 		}
 		if time.Now().After(deadline) {
-			checkCharts(t, h, patients, index.DefaultChartRows, fmt.Sprintf("%d charts not rebuilt after 30 s", stale))
+			checkCharts(t, h, patients, index.DefaultChartRows, fmt.Sprintf("%s: %d charts not rebuilt after 30 s", when, stale))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -304,19 +311,7 @@ func TestMarkedChartsRebuiltAfterRestart(t *testing.T) {
 	h.waitFor(t, m.want(), time.Minute)
 	h.waitConsumed(t, "marked", time.Minute)
 	marked := []int64{1, 2, 3}
-	deadline := time.Now().Add(30 * time.Second)
-	for _, p := range marked { // the first indexer's rebuilds done
-		for {
-			got, ok := storedChart(t, h, p)
-			if ok && sameChart(got, wantChart(t, h, p, index.DefaultChartRows)) {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("patient %d's chart not built: %+v", p, got)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
+	waitCharts(t, h, marked, "the first indexer")
 	// The markers a batch writes before its rebuild, as if the indexer had
 	// stopped between the two.
 	sync := clickhouse.Context(context.Background(), clickhouse.WithSettings(clickhouse.Settings{"distributed_foreground_insert": 1}))
@@ -333,17 +328,5 @@ func TestMarkedChartsRebuiltAfterRestart(t *testing.T) {
 	// Another indexer of the group: the topic is consumed, so nothing new
 	// is written.
 	h.start(t, "marked")
-	deadline = time.Now().Add(30 * time.Second)
-	for _, p := range marked {
-		for {
-			got, ok := storedChart(t, h, p)
-			if ok && sameChart(got, wantChart(t, h, p, index.DefaultChartRows)) {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("patient %d's marked chart not rebuilt after the restart: %+v", p, got)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
+	waitCharts(t, h, marked, "after the restart")
 }
