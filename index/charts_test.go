@@ -261,17 +261,24 @@ func TestChartOfDeletedDocuments(t *testing.T) {
 func TestIndexerRebuildsCharts(t *testing.T) {
 	h := newHarness(t)
 	h.start(t, "charts")
-	m := newModel(21)
-	for range 400 {
-		m.step(t)
-	}
-	h.produce(t, m.history)
-	h.waitFor(t, m.want(), time.Minute)
+	indexModel(t, h, 21, 400)
 	var patients []int64
 	for p := int64(1); p <= 20; p++ {
 		patients = append(patients, p)
 	}
 	waitCharts(t, h, patients, "after the stream")
+}
+
+// indexModel produces steps of a random stream to the running indexer and
+// waits until its documents are indexed.
+func indexModel(t *testing.T, h *harness, seed uint64, steps int) {
+	t.Helper()
+	m := newModel(seed)
+	for range steps {
+		m.step(t)
+	}
+	h.produce(t, m.history)
+	h.waitFor(t, m.want(), time.Minute)
 }
 
 // waitCharts waits up to 30 s for the stored chart of each patient to equal
@@ -303,12 +310,7 @@ func waitCharts(t *testing.T, h *harness, patients []int64, when string) {
 func TestMarkedChartsRebuiltAfterRestart(t *testing.T) {
 	h := newHarness(t)
 	h.start(t, "marked")
-	m := newModel(22)
-	for range 200 {
-		m.step(t)
-	}
-	h.produce(t, m.history)
-	h.waitFor(t, m.want(), time.Minute)
+	indexModel(t, h, 22, 200)
 	h.waitConsumed(t, "marked", time.Minute)
 	marked := []int64{1, 2, 3}
 	waitCharts(t, h, marked, "the first indexer")
