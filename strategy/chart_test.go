@@ -391,27 +391,37 @@ func TestChartSizeHolds(t *testing.T) {
 	}
 	const n = 20000
 	at := time.Date(2024, 3, 1, 9, 0, 0, 0, time.UTC)
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	rows := make([]row, n)
-	for i := range rows {
-		rows[i] = row{ID: fmt.Sprintf("00000000-0000-4000-8000-%012d", i), PatientID: 1, DocType: strings.Clone("lab_result"),
-			Status: strings.Clone("signed"), CreatedAt: at, UpdatedAt: at, AttributesRaw: strings.Clone(texts[i%len(texts)]),
-			LinkTypes: []string{}, LinkTargets: []string{}}
+	// measure builds a parsed chart and returns the heap it holds.
+	measure := func() (took int64, c chart) {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		rows := make([]row, n)
+		for i := range rows {
+			rows[i] = row{ID: fmt.Sprintf("00000000-0000-4000-8000-%012d", i), PatientID: 1, DocType: strings.Clone("lab_result"),
+				Status: strings.Clone("signed"), CreatedAt: at, UpdatedAt: at, AttributesRaw: strings.Clone(texts[i%len(texts)]),
+				LinkTypes: []string{}, LinkTargets: []string{}}
+		}
+		c = newChart(rows)
+		rows = nil
+		for i := range c.docs {
+			if _, ok := c.docs[i].doc.Lazy(); !ok {
+				t.Fatalf("%q does not parse", c.docs[i].row.AttributesRaw)
+			}
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		runtime.KeepAlive(c)
+		return int64(after.HeapAlloc) - int64(before.HeapAlloc), c
 	}
-	c := newChart(rows)
-	rows = nil
-	for i := range c.docs {
-		if _, ok := c.docs[i].doc.Lazy(); !ok {
-			t.Fatalf("%q does not parse", c.docs[i].row.AttributesRaw)
+	// The least of three: another goroutine's allocations can only add.
+	took, c := measure()
+	for range 2 {
+		if tk, _ := measure(); tk < took {
+			took = tk
 		}
 	}
-	runtime.GC()
-	runtime.ReadMemStats(&after)
-	took := int64(after.HeapAlloc) - int64(before.HeapAlloc)
 	counted := int64(chartSize(c))
-	runtime.KeepAlive(c)
 	if counted < took || counted > took*3/2 {
 		t.Fatalf("a chart of %d documents took %d bytes parsed, chartSize counts %d: want at least that, and at most half more", n, took, counted)
 	}
