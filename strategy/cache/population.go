@@ -205,7 +205,12 @@ func (c *Cache) applyPopulation(n Note) {
 		for e := range c.pop.byField[AnyDocument] {
 			reach(e)
 		}
-		for f, v := range map[ScopeField]*int64{ByAuthor: n.AuthorID, ByClinic: n.OrganizationID} {
+		// An array, not a map: this runs for every notification.
+		for _, fv := range [...]struct {
+			f ScopeField
+			v *int64
+		}{{ByAuthor, n.AuthorID}, {ByClinic, n.OrganizationID}} {
+			f, v := fv.f, fv.v
 			if v == nil {
 				for e := range c.pop.byField[f] {
 					reach(e)
